@@ -1,0 +1,66 @@
+package io.enclave.agent.qemu;
+
+import io.enclave.core.host.BootImage;
+import io.enclave.core.host.VmRuntimeSpec;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The single translation from a VM spec to a QEMU command line. Every device and option the platform
+ * gives a guest is chosen here, so a reader can check it line by line.
+ */
+public final class QemuCommandLine {
+
+    private QemuCommandLine() {}
+
+    public static List<String> build(String qemuBinary, VmRuntimeSpec spec, VmFiles files, Accelerator accel) {
+        BootImage image = spec.image();
+        List<String> argv = new ArrayList<>();
+        argv.add(qemuBinary);
+        add(argv, "-name", "guest=" + spec.vmId() + ",process=enclave-" + spec.vmId());
+        add(argv, "-machine", "pc");
+        add(argv, "-accel", accel.qemuName());
+        add(argv, "-cpu", accel == Accelerator.KVM ? "host" : "max");
+        add(argv, "-smp", Integer.toString(spec.vcpus()));
+        add(argv, "-m", spec.memoryMib() + "M");
+        argv.add("-nodefaults");
+        argv.add("-no-user-config");
+        add(argv, "-display", "none");
+        // The guest powering off leaves QEMU in "shutdown" so the agent can tell it from a crash.
+        argv.add("-no-shutdown");
+
+        if (image.directKernelBoot()) {
+            add(argv, "-kernel", image.kernelPath());
+            if (image.initrdPath() != null) add(argv, "-initrd", image.initrdPath());
+            String cmdline = (image.cmdline() == null ? "" : image.cmdline() + " ") + "enclave.hostname=" + spec.name();
+            add(argv, "-append", cmdline);
+        }
+
+        add(argv, "-blockdev", "driver=file,filename=" + files.disk() + ",node-name=disk0-file");
+        add(argv, "-blockdev", "driver=qcow2,file=disk0-file,node-name=disk0");
+        add(argv, "-device", "virtio-blk-pci,drive=disk0,id=disk0-dev,bootindex=0");
+
+        add(argv, "-chardev", "socket,id=serial0,path=" + files.consoleSocket()
+                + ",server=on,wait=off,logfile=" + files.consoleLog() + ",logappend=on");
+        add(argv, "-serial", "chardev:serial0");
+
+        add(argv, "-device", "virtio-serial-pci,id=vser0");
+        add(argv, "-chardev", "socket,id=qga0,path=" + files.guestAgentSocket() + ",server=on,wait=off");
+        add(argv, "-device", "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0");
+
+        // A guest kernel panic pauses the guest and shows as status "guest-panicked".
+        add(argv, "-device", "pvpanic");
+        add(argv, "-action", "panic=pause");
+
+        add(argv, "-qmp", "unix:" + files.qmpSocket() + ",server=on,wait=off");
+        add(argv, "-pidfile", files.pidFile().toString());
+        add(argv, "-D", files.qemuLog().toString());
+        argv.add("-daemonize");
+        return argv;
+    }
+
+    private static void add(List<String> argv, String option, String value) {
+        argv.add(option);
+        argv.add(value);
+    }
+}

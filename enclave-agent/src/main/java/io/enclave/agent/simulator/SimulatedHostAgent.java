@@ -1,0 +1,69 @@
+package io.enclave.agent.simulator;
+
+import io.enclave.core.host.ExecResult;
+import io.enclave.core.host.HostAgent;
+import io.enclave.core.host.HostInfo;
+import io.enclave.core.host.RuntimeState;
+import io.enclave.core.host.VmRuntimeSpec;
+import io.enclave.core.host.VmRuntimeStatus;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * SIMULATOR — runs no VM at all. It only records state in memory so that control-plane scale tests and
+ * benchmarks (tens of thousands of VMs) can exercise the controller without QEMU. Never used to prove a
+ * feature works.
+ */
+public final class SimulatedHostAgent implements HostAgent {
+    private final HostInfo info;
+    private final Map<String, VmRuntimeStatus> vms = new ConcurrentHashMap<>();
+
+    public SimulatedHostAgent(HostInfo info) {
+        this.info = info;
+    }
+
+    @Override public HostInfo info() { return info; }
+
+    @Override public List<String> listVms() { return vms.keySet().stream().sorted().toList(); }
+
+    @Override
+    public VmRuntimeStatus status(String vmId) {
+        return vms.getOrDefault(vmId, VmRuntimeStatus.absent(vmId));
+    }
+
+    @Override
+    public void createDisk(VmRuntimeSpec spec) {
+        vms.putIfAbsent(spec.vmId(), state(spec.vmId(), RuntimeState.DEFINED));
+    }
+
+    @Override
+    public void start(VmRuntimeSpec spec) {
+        vms.put(spec.vmId(), new VmRuntimeStatus(spec.vmId(), RuntimeState.RUNNING, true, Instant.now(), null, null));
+    }
+
+    @Override public void powerDown(String vmId) { vms.computeIfPresent(vmId, (k, v) -> state(k, RuntimeState.DEFINED)); }
+
+    @Override public void forceStop(String vmId) { vms.computeIfPresent(vmId, (k, v) -> state(k, RuntimeState.DEFINED)); }
+
+    @Override public void reset(String vmId) { }
+
+    @Override public void resume(String vmId) { }
+
+    @Override public void clearDeadProcess(String vmId) { vms.computeIfPresent(vmId, (k, v) -> state(k, RuntimeState.DEFINED)); }
+
+    @Override public void destroy(String vmId) { vms.remove(vmId); }
+
+    @Override public String console(String vmId, int maxBytes) { return "(simulated host: no console)\n"; }
+
+    @Override
+    public ExecResult exec(String vmId, List<String> command, Duration timeout) {
+        throw new UnsupportedOperationException("the simulated host runs no guests");
+    }
+
+    private static VmRuntimeStatus state(String vmId, RuntimeState state) {
+        return new VmRuntimeStatus(vmId, state, false, null, null, null);
+    }
+}

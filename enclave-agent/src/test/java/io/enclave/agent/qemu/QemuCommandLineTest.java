@@ -1,0 +1,45 @@
+package io.enclave.agent.qemu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.enclave.core.host.BootImage;
+import io.enclave.core.host.VmRuntimeSpec;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class QemuCommandLineTest {
+    final VmFiles files = new VmFiles(Path.of("/var/lib/enclave/vms/vm-0123456789ab"));
+
+    VmRuntimeSpec spec(BootImage image) {
+        return new VmRuntimeSpec("vm-0123456789ab", "tn-1", "web-1", 2, 512, 4, image);
+    }
+
+    @Test
+    void directKernelBootWithEveryPlatformDevice() {
+        BootImage image = new BootImage("/img/disk.qcow2", "qcow2", "/img/vmlinuz", "/img/initrd.img",
+                "console=ttyS0 root=/dev/vda", true);
+        List<String> argv = QemuCommandLine.build("qemu-system-x86_64", spec(image), files, Accelerator.TCG);
+        String line = String.join(" ", argv);
+        assertThat(argv.getFirst()).isEqualTo("qemu-system-x86_64");
+        assertThat(line).contains("-accel tcg -cpu max -smp 2 -m 512M")
+                .contains("-kernel /img/vmlinuz -initrd /img/initrd.img")
+                .contains("-append console=ttyS0 root=/dev/vda enclave.hostname=web-1")
+                .contains("driver=file,filename=/var/lib/enclave/vms/vm-0123456789ab/disk.qcow2")
+                .contains("virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0")
+                .contains("-device pvpanic -action panic=pause")
+                .contains("-qmp unix:/var/lib/enclave/vms/vm-0123456789ab/qmp.sock,server=on,wait=off")
+                .contains("-pidfile /var/lib/enclave/vms/vm-0123456789ab/qemu.pid")
+                .contains("-no-shutdown").contains("-nodefaults").endsWith("-daemonize");
+        // The -append value is one argument, whatever spaces it holds.
+        assertThat(argv.get(argv.indexOf("-append") + 1)).isEqualTo("console=ttyS0 root=/dev/vda enclave.hostname=web-1");
+    }
+
+    @Test
+    void firmwareBootHasNoKernelAndKvmUsesTheHostCpu() {
+        BootImage image = new BootImage("/img/disk.qcow2", "qcow2", null, null, null, false);
+        List<String> argv = QemuCommandLine.build("qemu-system-x86_64", spec(image), files, Accelerator.KVM);
+        assertThat(argv).doesNotContain("-kernel", "-initrd", "-append");
+        assertThat(String.join(" ", argv)).contains("-accel kvm -cpu host").contains("bootindex=0");
+    }
+}

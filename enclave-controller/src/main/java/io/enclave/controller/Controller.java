@@ -1,0 +1,132 @@
+package io.enclave.controller;
+
+import io.enclave.controller.api.ApiServer;
+import io.enclave.controller.auth.Authenticator;
+import io.enclave.controller.persistence.Database;
+import io.enclave.controller.persistence.Store;
+import io.enclave.controller.reconcile.OrphanSweeper;
+import io.enclave.controller.reconcile.ReconcileLoop;
+import io.enclave.controller.reconcile.VmReconciler;
+import io.enclave.controller.scheduler.HostRegistry;
+import io.enclave.controller.scheduler.Scheduler;
+import io.enclave.controller.service.ImageService;
+import io.enclave.controller.service.TenantService;
+import io.enclave.controller.service.VmService;
+import io.enclave.core.host.HostAgent;
+import io.enclave.core.image.ImageProvider;
+import io.enclave.core.vm.VmLifecycle;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The controller: state in the database, the API, the scheduler and the reconcilers, wired together. */
+public final class Controller implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Controller.class);
+
+    /** Tunables; the defaults suit one host with real guests. */
+    public record Settings(String listenHost, int port, int reconcileWorkers, Duration resyncEvery,
+            Duration guestReadyTimeout, double cpuOvercommit, double memoryOvercommit) {
+        public static Settings defaults(int port) {
+            return new Settings("127.0.0.1", port, 4, Duration.ofSeconds(5), Duration.ofMinutes(5), 16.0, 1.5);
+        }
+
+        public Settings withResyncEvery(Duration d) {
+            return new Settings(listenHost, port, reconcileWorkers, d, guestReadyTimeout, cpuOvercommit, memoryOvercommit);
+        }
+    }
+
+    private final Database database;
+    private final Store store;
+    private final HostRegistry hosts = new HostRegistry();
+    private final TenantService tenants;
+    private final VmService vms;
+    private final ImageService images;
+    private final ReconcileLoop loop;
+    private final OrphanSweeper sweeper;
+    private final ApiServer api;
+    private final Settings settings;
+    private final ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "controller-housekeeping");
+        t.setDaemon(true);
+        return t;
+    });
+    private int port;
+
+    public Controller(Database database, ImageProvider imageProvider, Settings settings) {
+        // Microseconds: what both H2 and PostgreSQL store, so an answer and a later read agree.
+        Clock clock = Clock.tick(Clock.systemUTC(), Duration.ofNanos(1000));
+        this.database = database;
+        this.settings = settings;
+        this.store = Store.over(database.jdbi());
+        this.tenants = new TenantService(store, clock);
+        this.images = new ImageService(store, imageProvider, clock);
+        VmReconciler reconciler = new VmReconciler(store, hosts, new VmLifecycle(settings.guestReadyTimeout()), clock);
+        this.loop = new ReconcileLoop(reconciler, store, settings.reconcileWorkers(), settings.resyncEvery());
+        this.vms = new VmService(store, new Scheduler(settings.cpuOvercommit(), settings.memoryOvercommit()), hosts,
+                loop::enqueue, clock);
+        this.sweeper = new OrphanSweeper(store);
+        this.api = new ApiServer(store, new Authenticator(store.jdbi(), store.tokens()), tenants, vms, images);
+    }
+
+    /** Makes a host's agent known; its capacity is recorded and refreshed by heartbeat. */
+    public void addHost(HostAgent agent) {
+        hosts.register(agent);
+        heartbeat(agent);
+    }
+
+    public void start() {
+        images.syncFromLibrary();
+        for (HostAgent agent : hosts.all()) sweeper.sweep(agent);
+        loop.start();
+        housekeeping.scheduleWithFixedDelay(this::housekeeping, 10, 10, TimeUnit.SECONDS);
+        port = api.start(settings.listenHost(), settings.port());
+        log.info("controller listening on http://{}:{}/v1", settings.listenHost(), port);
+    }
+
+    private void housekeeping() {
+        for (HostAgent agent : hosts.all()) {
+            try {
+                heartbeat(agent);
+                sweeper.sweep(agent);
+            } catch (RuntimeException e) {
+                log.error("host {}: housekeeping failed: {}", agent.info().id(), e.getMessage(), e);
+            }
+        }
+    }
+
+    private void heartbeat(HostAgent agent) {
+        store.jdbi().useTransaction(h -> store.hosts().upsert(h, agent.info(), "up", java.time.Instant.now()));
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public Store store() {
+        return store;
+    }
+
+    public TenantService tenants() {
+        return tenants;
+    }
+
+    public ApiServer api() {
+        return api;
+    }
+
+    public ReconcileLoop loop() {
+        return loop;
+    }
+
+    @Override
+    public void close() {
+        api.close();
+        housekeeping.shutdownNow();
+        loop.close();
+        database.close();
+    }
+}

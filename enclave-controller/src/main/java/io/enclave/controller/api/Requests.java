@@ -1,0 +1,26 @@
+package io.enclave.controller.api;
+
+import java.util.List;
+
+/**
+ * Request bodies of the public API. Fields are boxed so that a missing one is told apart from a zero;
+ * any field not listed here is rejected.
+ */
+public final class Requests {
+    private Requests() {}
+
+    public record QuotaBody(Integer vcpus, Long memoryMib, Long diskGib, Integer vms) {}
+
+    public record CreateTenant(String name, QuotaBody quota) {}
+
+    public record CreateToken(String name) {}
+
+    public record CreateVm(String name, Integer vcpus, Long memoryMib, Long diskGib, String image, Boolean start,
+            String tenantId) {}
+
+    public record StopVm(Integer timeoutSeconds) {}
+
+    public record ExecInVm(List<String> command, Integer timeoutSeconds) {}
+
+    public record ImportImage(String name, String path, String kernel, String initrd, String cmdline, Boolean guestAgent) {}
+}

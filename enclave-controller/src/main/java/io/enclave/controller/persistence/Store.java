@@ -1,0 +1,13 @@
+package io.enclave.controller.persistence;
+
+import org.jdbi.v3.core.Jdbi;
+
+/** The database and the repositories over it, handed around as one. */
+public record Store(Jdbi jdbi, TenantRepository tenants, TokenRepository tokens, HostRepository hosts,
+        ImageRepository images, VmRepository vms, OperationRepository operations) {
+
+    public static Store over(Jdbi jdbi) {
+        return new Store(jdbi, new TenantRepository(), new TokenRepository(), new HostRepository(),
+                new ImageRepository(), new VmRepository(), new OperationRepository());
+    }
+}

@@ -1,0 +1,118 @@
+package io.enclave.controller.persistence;
+
+import io.enclave.core.vm.DesiredState;
+import io.enclave.core.vm.Vm;
+import io.enclave.core.vm.VmPhase;
+import io.enclave.core.vm.VmSpec;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.mapper.RowMapper;
+
+public final class VmRepository {
+    private static final RowMapper<Vm> MAPPER = (rs, ctx) -> new Vm(
+            rs.getString("id"), rs.getString("tenant_id"),
+            new VmSpec(rs.getString("name"), rs.getInt("vcpus"), rs.getLong("memory_mib"), rs.getLong("disk_gib"),
+                    rs.getString("image_name")),
+            rs.getString("host_id"), DesiredState.valueOf(rs.getString("desired_state")), rs.getLong("generation"),
+            rs.getBoolean("reboot_pending"), rs.getInt("stop_timeout_seconds"), VmPhase.valueOf(rs.getString("phase")),
+            rs.getLong("observed_generation"), rs.getBoolean("guest_ready"), rs.getString("message"),
+            Rows.instant(rs, "created_at"), Rows.instant(rs, "updated_at"));
+
+    public void insert(Handle h, Vm vm) {
+        h.createUpdate("""
+                INSERT INTO vms (id, tenant_id, name, vcpus, memory_mib, disk_gib, image_name, host_id, desired_state,
+                  generation, reboot_pending, stop_timeout_seconds, phase, observed_generation, guest_ready, message,
+                  failed_attempts, created_at, updated_at)
+                VALUES (:id, :tenant, :name, :vcpus, :mem, :disk, :image, :host, :desired, :gen, :reboot, :timeout,
+                  :phase, :observed, :ready, :message, 0, :created, :updated)""")
+                .bind("id", vm.id()).bind("tenant", vm.tenantId()).bind("name", vm.spec().name())
+                .bind("vcpus", vm.spec().vcpus()).bind("mem", vm.spec().memoryMib()).bind("disk", vm.spec().diskGib())
+                .bind("image", vm.spec().image()).bind("host", vm.hostId()).bind("desired", vm.desiredState().name())
+                .bind("gen", vm.generation()).bind("reboot", vm.rebootPending()).bind("timeout", vm.stopTimeoutSeconds())
+                .bind("phase", vm.phase().name()).bind("observed", vm.observedGeneration()).bind("ready", vm.guestReady())
+                .bind("message", vm.message()).bind("created", Rows.ts(vm.createdAt()))
+                .bind("updated", Rows.ts(vm.updatedAt())).execute();
+    }
+
+    public Optional<Vm> find(Handle h, Scope scope, String id) {
+        return scope.bind(h.createQuery("SELECT * FROM vms WHERE id = :id AND " + scope.condition("tenant_id")))
+                .bind("id", id).map(MAPPER).findOne();
+    }
+
+    /** Locks the VM's row for the rest of the transaction. */
+    public Optional<Vm> lock(Handle h, Scope scope, String id) {
+        return scope.bind(h.createQuery("SELECT * FROM vms WHERE id = :id AND " + scope.condition("tenant_id")
+                + " FOR UPDATE")).bind("id", id).map(MAPPER).findOne();
+    }
+
+    /** One page of VMs ordered by id, starting after {@code afterId} (null for the first page). */
+    public List<Vm> list(Handle h, Scope scope, String afterId, int limit) {
+        String sql = "SELECT * FROM vms WHERE " + scope.condition("tenant_id")
+                + (afterId == null ? "" : " AND id > :after") + " ORDER BY id LIMIT :limit";
+        var q = scope.bind(h.createQuery(sql)).bind("limit", limit);
+        if (afterId != null) q.bind("after", afterId);
+        return q.map(MAPPER).list();
+    }
+
+    public boolean nameTaken(Handle h, String tenantId, String name) {
+        return h.createQuery("SELECT COUNT(*) FROM vms WHERE tenant_id = :t AND name = :n")
+                .bind("t", tenantId).bind("n", name).mapTo(Integer.class).one() > 0;
+    }
+
+    /** Records a new desired state as a new generation; returns that generation. */
+    public long setDesired(Handle h, String id, DesiredState desired, boolean rebootPending, int stopTimeoutSeconds,
+            Instant now) {
+        h.createUpdate("""
+                UPDATE vms SET desired_state = :d, reboot_pending = :r, stop_timeout_seconds = :t,
+                  generation = generation + 1, failed_attempts = 0, updated_at = :now WHERE id = :id""")
+                .bind("id", id).bind("d", desired.name()).bind("r", rebootPending).bind("t", stopTimeoutSeconds)
+                .bind("now", Rows.ts(now)).execute();
+        return h.createQuery("SELECT generation FROM vms WHERE id = :id").bind("id", id).mapTo(Long.class).one();
+    }
+
+    /** Records what the reconciler observed; {@code observedGeneration} is only ever raised. */
+    public void recordObserved(Handle h, String id, VmPhase phase, long observedGeneration, boolean guestReady,
+            String message, Instant now) {
+        h.createUpdate("""
+                UPDATE vms SET phase = :phase, guest_ready = :ready, message = :message, updated_at = :now,
+                  observed_generation = CASE WHEN observed_generation < :obs THEN :obs ELSE observed_generation END
+                WHERE id = :id""")
+                .bind("id", id).bind("phase", phase.name()).bind("ready", guestReady).bind("message", message)
+                .bind("obs", observedGeneration).bind("now", Rows.ts(now)).execute();
+    }
+
+    public void clearReboot(Handle h, String id) {
+        h.createUpdate("UPDATE vms SET reboot_pending = FALSE WHERE id = :id").bind("id", id).execute();
+    }
+
+    /** Counts one more failed attempt at the current generation and returns the count. */
+    public int recordFailure(Handle h, String id, String message, Instant now) {
+        h.createUpdate("""
+                UPDATE vms SET failed_attempts = failed_attempts + 1, message = :m, updated_at = :now WHERE id = :id""")
+                .bind("id", id).bind("m", message).bind("now", Rows.ts(now)).execute();
+        return h.createQuery("SELECT failed_attempts FROM vms WHERE id = :id").bind("id", id)
+                .mapTo(Integer.class).findOne().orElse(0);
+    }
+
+    public void delete(Handle h, String id) {
+        h.createUpdate("DELETE FROM vms WHERE id = :id").bind("id", id).execute();
+    }
+
+    /** VMs whose host does not yet match the desired state (the reconcilers' to-do list). */
+    public List<String> unconvergedIds(Handle h) {
+        return h.createQuery("SELECT id FROM vms WHERE observed_generation < generation OR phase IN "
+                + "('PENDING','CREATING','STARTING','REBOOTING','STOPPING','DELETING') ORDER BY id")
+                .mapTo(String.class).list();
+    }
+
+    public List<String> idsOnHost(Handle h, String hostId) {
+        return h.createQuery("SELECT id FROM vms WHERE host_id = :h ORDER BY id").bind("h", hostId)
+                .mapTo(String.class).list();
+    }
+
+    public long count(Handle h) {
+        return h.createQuery("SELECT COUNT(*) FROM vms").mapTo(Long.class).one();
+    }
+}

@@ -1,0 +1,191 @@
+package io.enclave.controller.reconcile;
+
+import io.enclave.controller.persistence.Scope;
+import io.enclave.controller.persistence.Store;
+import io.enclave.controller.scheduler.HostRegistry;
+import io.enclave.core.host.HostAgent;
+import io.enclave.core.host.VmRuntimeSpec;
+import io.enclave.core.host.VmRuntimeStatus;
+import io.enclave.core.image.Image;
+import io.enclave.core.operation.Operation;
+import io.enclave.core.operation.OperationStatus;
+import io.enclave.core.vm.DesiredState;
+import io.enclave.core.vm.Vm;
+import io.enclave.core.vm.VmLifecycle;
+import io.enclave.core.vm.VmLifecycle.Action;
+import io.enclave.core.vm.VmLifecycle.Decision;
+import io.enclave.core.vm.VmPhase;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Converges one VM's host to the VM's desired state, one step per pass: read the VM and what its host
+ * shows, let {@link VmLifecycle} pick the next action, carry it out, record the phase and the progress
+ * of the VM's operations. Idempotent, so a pass may be repeated after any crash.
+ */
+public final class VmReconciler {
+    private static final Logger log = LoggerFactory.getLogger(VmReconciler.class);
+    /** After this many failed passes at one generation, the VM and its operations are marked failed. */
+    static final int MAX_ATTEMPTS = 3;
+    private static final Duration POLL = Duration.ofMillis(500);
+
+    private final Store store;
+    private final HostRegistry hosts;
+    private final VmLifecycle lifecycle;
+    private final Clock clock;
+
+    public VmReconciler(Store store, HostRegistry hosts, VmLifecycle lifecycle, Clock clock) {
+        this.store = store;
+        this.hosts = hosts;
+        this.lifecycle = lifecycle;
+        this.clock = clock;
+    }
+
+    public Result reconcile(String vmId) {
+        Optional<Vm> found = store.jdbi().withHandle(h -> store.vms().find(h, Scope.ALL_TENANTS, vmId));
+        if (found.isEmpty()) return Result.DONE;
+        Vm vm = found.get();
+        Optional<HostAgent> agent = hosts.get(vm.hostId());
+        if (agent.isEmpty()) {
+            record(vm, vm.phase(), vm.observedGeneration(), false, "host " + vm.hostId() + " is not reachable");
+            return Result.requeueAfter(Duration.ofSeconds(10));
+        }
+        Optional<Image> image = store.jdbi().withHandle(h -> store.images().findByName(h, vm.spec().image()));
+        boolean guestAgent = image.map(i -> i.boot().guestAgent()).orElse(false);
+        Decision decision;
+        VmRuntimeStatus status;
+        try {
+            status = agent.get().status(vmId);
+            decision = lifecycle.decide(vm, status, guestAgent, clock.instant());
+            perform(decision.action(), agent.get(), vm, image);
+        } catch (RuntimeException e) {
+            return failed(vm, e);
+        }
+        return recordOutcome(vm, status, decision);
+    }
+
+    private void perform(Action action, HostAgent agent, Vm vm, Optional<Image> image) {
+        switch (action) {
+            case NONE, AWAIT_GUEST, AWAIT_POWER_DOWN -> { }
+            case CREATE_DISK -> agent.createDisk(runtimeSpec(vm, image));
+            case START -> agent.start(runtimeSpec(vm, image));
+            case POWER_DOWN -> agent.powerDown(vm.id());
+            case FORCE_STOP -> agent.forceStop(vm.id());
+            case RESET -> agent.reset(vm.id());
+            case RESUME -> agent.resume(vm.id());
+            case CLEAR_DEAD_PROCESS -> agent.clearDeadProcess(vm.id());
+            case DESTROY -> agent.destroy(vm.id());
+        }
+        if (action != Action.NONE && action != Action.AWAIT_GUEST && action != Action.AWAIT_POWER_DOWN) {
+            log.info("vm {} (tenant {}): {} done (desired {}, generation {})", vm.id(), vm.tenantId(),
+                    action.name().toLowerCase(), vm.desiredState().name().toLowerCase(), vm.generation());
+        }
+    }
+
+    private Result recordOutcome(Vm vm, VmRuntimeStatus status, Decision d) {
+        Instant now = clock.instant();
+        if (d.stopDesired()) {
+            store.jdbi().useTransaction(h -> {
+                Vm current = store.vms().lock(h, Scope.ALL_TENANTS, vm.id()).orElse(null);
+                if (current == null || current.generation() != vm.generation()) return; // the caller changed it meanwhile
+                long gen = store.vms().setDesired(h, vm.id(), DesiredState.STOPPED, false, vm.stopTimeoutSeconds(), now);
+                store.vms().recordObserved(h, vm.id(), d.phase(), gen - 1, false, d.message(), now);
+                for (Operation op : store.operations().unfinishedForTarget(h, vm.id())) {
+                    store.operations().update(h, op.id(), OperationStatus.FAILED, op.progress(), op.message(), d.message(), now);
+                }
+            });
+            log.warn("vm {} (tenant {}): {}; recorded as stopped", vm.id(), vm.tenantId(), d.message());
+            return Result.requeueAfter(Duration.ZERO);
+        }
+        if (d.converged() && vm.desiredState() == DesiredState.DELETED) {
+            store.jdbi().useTransaction(h -> {
+                store.vms().delete(h, vm.id());
+                finishOperations(h, vm, now);
+            });
+            log.info("vm {} (tenant {}): deleted", vm.id(), vm.tenantId());
+            return Result.DONE;
+        }
+        boolean guestReady = status.guestReady() && d.phase() == VmPhase.RUNNING;
+        if (d.converged()) {
+            store.jdbi().useTransaction(h -> {
+                store.vms().recordObserved(h, vm.id(), d.phase(), vm.generation(), guestReady, d.message(), now);
+                finishOperations(h, vm, now);
+            });
+            return Result.DONE;
+        }
+        store.jdbi().useTransaction(h -> {
+            if (d.action() == Action.RESET) store.vms().clearReboot(h, vm.id());
+            store.vms().recordObserved(h, vm.id(), d.phase(), vm.observedGeneration(), false, d.message(), now);
+            for (Operation op : store.operations().unfinishedForTarget(h, vm.id())) {
+                store.operations().update(h, op.id(), OperationStatus.RUNNING, Math.max(op.progress(), progressOf(d.phase())),
+                        describe(d.phase()), null, now);
+            }
+        });
+        return switch (d.action()) {
+            case AWAIT_GUEST, AWAIT_POWER_DOWN -> Result.requeueAfter(POLL);
+            default -> Result.requeueAfter(Duration.ZERO);
+        };
+    }
+
+    private void finishOperations(org.jdbi.v3.core.Handle h, Vm vm, Instant now) {
+        for (Operation op : store.operations().unfinishedForTarget(h, vm.id())) {
+            if (op.targetGeneration() <= vm.generation()) {
+                store.operations().update(h, op.id(), OperationStatus.SUCCEEDED, 100, "done", null, now);
+            }
+        }
+    }
+
+    private Result failed(Vm vm, RuntimeException e) {
+        Instant now = clock.instant();
+        String message = e.getMessage() == null ? e.toString() : e.getMessage();
+        int attempts = store.jdbi().inTransaction(h -> store.vms().recordFailure(h, vm.id(), message, now));
+        if (attempts < MAX_ATTEMPTS) {
+            log.warn("vm {} (tenant {}): attempt {} of {} failed: {}", vm.id(), vm.tenantId(), attempts, MAX_ATTEMPTS, message);
+            return Result.requeueAfter(Duration.ofSeconds(attempts * 2L));
+        }
+        log.error("vm {} (tenant {}): giving up on generation {} after {} attempts: {}", vm.id(), vm.tenantId(),
+                vm.generation(), attempts, message);
+        store.jdbi().useTransaction(h -> {
+            store.vms().recordObserved(h, vm.id(), VmPhase.FAILED, vm.generation(), false, message, now);
+            for (Operation op : store.operations().unfinishedForTarget(h, vm.id())) {
+                store.operations().update(h, op.id(), OperationStatus.FAILED, op.progress(), op.message(), message, now);
+            }
+        });
+        return Result.DONE;
+    }
+
+    private void record(Vm vm, VmPhase phase, long observedGeneration, boolean ready, String message) {
+        store.jdbi().useTransaction(h -> store.vms().recordObserved(h, vm.id(), phase, observedGeneration, ready,
+                message, clock.instant()));
+    }
+
+    private static VmRuntimeSpec runtimeSpec(Vm vm, Optional<Image> image) {
+        Image img = image.orElseThrow(() -> new IllegalStateException("image '" + vm.spec().image() + "' no longer exists"));
+        return new VmRuntimeSpec(vm.id(), vm.tenantId(), vm.spec().name(), vm.spec().vcpus(), vm.spec().memoryMib(),
+                vm.spec().diskGib(), img.boot());
+    }
+
+    private static int progressOf(VmPhase phase) {
+        return switch (phase) {
+            case PENDING -> 0;
+            case CREATING -> 20;
+            case STARTING, REBOOTING, STOPPING, DELETING -> 60;
+            default -> 90;
+        };
+    }
+
+    private static String describe(VmPhase phase) {
+        return switch (phase) {
+            case CREATING -> "creating disk";
+            case STARTING -> "booting guest";
+            case REBOOTING -> "rebooting guest";
+            case STOPPING -> "powering off guest";
+            case DELETING -> "removing VM from host";
+            default -> phase.name().toLowerCase();
+        };
+    }
+}

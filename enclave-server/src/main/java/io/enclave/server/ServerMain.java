@@ -1,0 +1,142 @@
+package io.enclave.server;
+
+import io.enclave.agent.exec.ProcessCommandRunner;
+import io.enclave.agent.image.ImageLibrary;
+import io.enclave.agent.qemu.Accelerator;
+import io.enclave.agent.qemu.AcceleratorProbe;
+import io.enclave.agent.qemu.QemuHostAgent;
+import io.enclave.agent.simulator.SimulatedHostAgent;
+import io.enclave.controller.Controller;
+import io.enclave.controller.persistence.Database;
+import io.enclave.core.Ids;
+import io.enclave.core.host.HostAgent;
+import io.enclave.core.host.HostInfo;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code enclave-server}: one process running the controller and this machine's host agent. */
+@Command(name = "enclave-server", mixinStandardHelpOptions = true,
+        description = "Runs the Enclave controller with a host agent for this machine.")
+public final class ServerMain implements Callable<Integer> {
+
+    @Option(names = "--data-dir", defaultValue = "${ENCLAVE_DATA_DIR:-/var/lib/enclave}",
+            description = "State of this controller and host (database, VMs). Default: ${DEFAULT-VALUE}")
+    Path dataDir;
+
+    @Option(names = "--images-dir", defaultValue = "${ENCLAVE_IMAGES_DIR:-/var/cache/enclave/images}",
+            description = "Image library. Default: ${DEFAULT-VALUE}")
+    Path imagesDir;
+
+    @Option(names = "--listen", defaultValue = "${ENCLAVE_LISTEN:-127.0.0.1}", description = "Default: ${DEFAULT-VALUE}")
+    String listen;
+
+    @Option(names = "--port", defaultValue = "${ENCLAVE_PORT:-8470}", description = "0 picks a free port. Default: ${DEFAULT-VALUE}")
+    int port;
+
+    @Option(names = "--db-url", defaultValue = "${ENCLAVE_DB_URL:-}",
+            description = "JDBC URL (jdbc:postgresql://…); empty means embedded H2 in the data directory")
+    String dbUrl;
+
+    @Option(names = "--db-user", defaultValue = "${ENCLAVE_DB_USER:-}")
+    String dbUser;
+
+    @Option(names = "--db-password", defaultValue = "${ENCLAVE_DB_PASSWORD:-}")
+    String dbPassword;
+
+    @Option(names = "--admin-token", defaultValue = "${ENCLAVE_ADMIN_TOKEN:-}",
+            description = "Also accept this secret as an admin token")
+    String adminToken;
+
+    @Option(names = "--host-driver", defaultValue = "qemu",
+            description = "qemu (real VMs) or simulator (SIMULATOR: runs no VM; control-plane scale tests only)")
+    String hostDriver;
+
+    @Option(names = "--accel", defaultValue = "${ENCLAVE_ACCEL:-auto}", description = "auto, kvm or tcg")
+    String accel;
+
+    @Option(names = "--cpu-overcommit", defaultValue = "16.0", description = "vCPUs per host CPU. Default: ${DEFAULT-VALUE}")
+    double cpuOvercommit;
+
+    @Option(names = "--memory-overcommit", defaultValue = "1.5", description = "Guest memory per host memory. Default: ${DEFAULT-VALUE}")
+    double memoryOvercommit;
+
+    @Option(names = "--resync-seconds", defaultValue = "5", description = "How often every VM is re-checked")
+    int resyncSeconds;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new ServerMain()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Files.createDirectories(dataDir);
+        Files.createDirectories(imagesDir);
+        String hostId = readOrCreate(dataDir.resolve("host-id"), () -> Ids.newId("host"));
+        String hostName = InetAddress.getLocalHost().getHostName();
+
+        ProcessCommandRunner runner = new ProcessCommandRunner();
+        HostAgent agent = switch (hostDriver) {
+            case "qemu" -> {
+                Accelerator a = switch (accel) {
+                    case "kvm" -> Accelerator.KVM;
+                    case "tcg" -> Accelerator.TCG;
+                    default -> AcceleratorProbe.probe(runner, "qemu-system-x86_64");
+                };
+                yield new QemuHostAgent(QemuHostAgent.localHostInfo(hostId, hostName, a), dataDir.resolve("vms"), runner,
+                        a, "qemu-system-x86_64");
+            }
+            case "simulator" -> new SimulatedHostAgent(QemuHostAgent.localHostInfo(hostId, hostName + "-simulated", Accelerator.TCG));
+            default -> throw new CommandLine.ParameterException(new CommandLine(this),
+                    "--host-driver must be qemu or simulator, got '" + hostDriver + "'");
+        };
+
+        Database db = Database.open(dbUrl.isBlank() ? Database.h2Url(dataDir) : dbUrl,
+                dbUser.isBlank() ? null : dbUser, dbPassword.isBlank() ? null : dbPassword);
+        Controller.Settings settings = Controller.Settings.defaults(port).withResyncEvery(Duration.ofSeconds(resyncSeconds));
+        settings = new Controller.Settings(listen, port, settings.reconcileWorkers(), settings.resyncEvery(),
+                settings.guestReadyTimeout(), cpuOvercommit, memoryOvercommit);
+        Controller controller = new Controller(db, new ImageLibrary(imagesDir, runner), settings);
+        controller.addHost(agent);
+
+        Path tokenFile = dataDir.resolve("admin-token");
+        String bootstrap = controller.tenants().bootstrapAdminToken();
+        if (bootstrap != null) {
+            Files.writeString(tokenFile, bootstrap + "\n");
+            Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
+        }
+        if (!adminToken.isBlank()) controller.tenants().ensureAdminToken(adminToken);
+
+        controller.start();
+        String url = "http://" + listen + ":" + controller.port() + "/v1";
+        Files.writeString(dataDir.resolve("api-url"), url + "\n");
+        System.out.println("Enclave API:  " + url);
+        System.out.println("Admin token:  " + (bootstrap != null ? bootstrap : "(see " + tokenFile + ")"));
+        System.out.println("Host:         " + agent.info().id() + " (" + agent.info().cpus() + " CPUs, "
+                + agent.info().memoryMib() + " MiB, " + agent.info().accelerator() + ")");
+        System.out.flush();
+
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            controller.close();
+            stopped.countDown();
+        }, "shutdown"));
+        stopped.await();
+        return 0;
+    }
+
+    private static String readOrCreate(Path file, java.util.function.Supplier<String> create) throws IOException {
+        if (Files.exists(file)) return Files.readString(file).strip();
+        String value = create.get();
+        Files.writeString(file, value + "\n");
+        return value;
+    }
+}
