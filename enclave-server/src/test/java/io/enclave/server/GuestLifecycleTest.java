@@ -72,7 +72,7 @@ class GuestLifecycleTest {
         assertThat(viaCli.stderr()).contains("to-stderr");
         Response console = acme.get("/v1/vms/" + vmId + "/console");
         assertThat(console.status()).isEqualTo(200);
-        assertThat(console.text()).contains("Linux version");
+        assertThat(console.text()).contains("enclave-guest: ready");
 
         // Graceful stop: the guest powers itself off on the ACPI request, long before the 60 s timeout.
         Response stop = acme.post("/v1/vms/" + vmId + "/stop", Map.of("timeoutSeconds", 60));

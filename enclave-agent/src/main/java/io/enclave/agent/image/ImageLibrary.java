@@ -47,7 +47,8 @@ public final class ImageLibrary implements ImageProvider {
         List<ImageFiles> entries = new ArrayList<>();
         if (!Files.isDirectory(dir)) return entries;
         try (Stream<Path> dirs = Files.list(dir)) {
-            for (Path imageDir : dirs.filter(Files::isDirectory).sorted().toList()) {
+            for (Path imageDir : dirs.filter(Files::isDirectory)
+                    .filter(d -> !d.getFileName().toString().startsWith(".")).sorted().toList()) {
                 Path manifestFile = imageDir.resolve("manifest.json");
                 if (!Files.exists(manifestFile)) continue;
                 ImageManifest m = JSON.readValue(manifestFile.toFile(), ImageManifest.class);
@@ -114,14 +115,44 @@ public final class ImageLibrary implements ImageProvider {
         }
     }
 
+    /**
+     * Pins the image's files under .versions/NAME@VERSION (hard links, so free) and answers paths there:
+     * a rebuilt image replaces its files, and VMs whose disks are overlays of the old base must keep it.
+     */
     private ImageFiles toImageFiles(Path imageDir, ImageManifest m) {
-        Path disk = imageDir.resolve(m.disk());
+        Path pinned = pin(imageDir, m);
+        Path disk = pinned.resolve(m.disk());
         String format = m.diskFormat() == null ? "qcow2" : m.diskFormat();
         BootImage boot = new BootImage(disk.toString(), format,
-                m.kernel() == null ? null : imageDir.resolve(m.kernel()).toString(),
-                m.initrd() == null ? null : imageDir.resolve(m.initrd()).toString(), m.cmdline(), m.guestAgent());
+                m.kernel() == null ? null : pinned.resolve(m.kernel()).toString(),
+                m.initrd() == null ? null : pinned.resolve(m.initrd()).toString(), m.cmdline(), m.guestAgent());
         long size = inspect(disk).path("virtual-size").asLong();
         return new ImageFiles(m.name(), boot, size);
+    }
+
+    private Path pin(Path imageDir, ImageManifest m) {
+        String version = m.version() == null ? "unversioned" : m.version();
+        Path pinned = dir.resolve(".versions").resolve(m.name() + "@" + version);
+        if (Files.isDirectory(pinned)) return pinned;
+        Path staging = dir.resolve(".versions").resolve("." + m.name() + "@" + version + ".partial");
+        try {
+            deleteTree(staging);
+            Files.createDirectories(staging);
+            for (String file : new String[] {m.disk(), m.kernel(), m.initrd()}) {
+                if (file == null) continue;
+                Path source = imageDir.resolve(file);
+                try {
+                    Files.createLink(staging.resolve(file), source);
+                } catch (IOException | UnsupportedOperationException crossDevice) {
+                    Files.copy(source, staging.resolve(file));
+                }
+            }
+            Files.move(staging, pinned, StandardCopyOption.ATOMIC_MOVE);
+            log.info("image {} version {} pinned at {}", m.name(), version, pinned);
+            return pinned;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot pin image " + m.name() + " version " + version + ": " + e.getMessage(), e);
+        }
     }
 
     private JsonNode inspect(Path file) {

@@ -38,7 +38,8 @@ public final class QemuCommandLine {
 
         add(argv, "-blockdev", "driver=file,filename=" + files.disk() + ",node-name=disk0-file");
         add(argv, "-blockdev", "driver=qcow2,file=disk0-file,node-name=disk0");
-        add(argv, "-device", "virtio-blk-pci,drive=disk0,id=disk0-dev,bootindex=0");
+        // With direct kernel boot the kernel loader holds boot index 0; otherwise the disk boots first.
+        add(argv, "-device", "virtio-blk-pci,drive=disk0,id=disk0-dev" + (image.directKernelBoot() ? "" : ",bootindex=0"));
 
         add(argv, "-chardev", "socket,id=serial0,path=" + files.consoleSocket()
                 + ",server=on,wait=off,logfile=" + files.consoleLog() + ",logappend=on");

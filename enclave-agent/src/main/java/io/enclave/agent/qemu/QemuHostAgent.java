@@ -1,6 +1,7 @@
 package io.enclave.agent.qemu;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.enclave.agent.exec.CommandResult;
 import io.enclave.agent.exec.CommandRunner;
 import io.enclave.core.error.EnclaveException;
 import io.enclave.core.host.ExecResult;
@@ -148,8 +149,14 @@ public final class QemuHostAgent implements HostAgent {
                 Files.deleteIfExists(files.qmpSocket());
                 Files.deleteIfExists(files.guestAgentSocket());
                 Files.deleteIfExists(files.consoleSocket());
+                Files.deleteIfExists(files.qemuLog());
                 List<String> argv = QemuCommandLine.build(qemuBinary, spec, files, accelerator);
-                runner.runChecked(argv, Duration.ofMinutes(1));
+                CommandResult result = runner.run(argv, Duration.ofMinutes(1));
+                if (!result.ok()) {
+                    // QEMU reports configuration errors to its -D log file, not to stderr.
+                    throw new IllegalStateException("vm " + spec.vmId() + ": QEMU did not start (exit " + result.exitCode()
+                            + "): " + (result.stderr() + lastLines(files.qemuLog(), 2000)).strip());
+                }
                 writeInstant(files.bootedAt(), Instant.now());
                 guestReadyForBoot.remove(spec.vmId());
                 log.info("vm {} (tenant {}): QEMU started, pid {}", spec.vmId(), spec.tenantId(),

@@ -30,6 +30,28 @@ class ImageLibraryTest {
     }
 
     @Test
+    void aRebuiltImageKeepsTheOldVersionForExistingOverlays(@TempDir Path dir) throws Exception {
+        Path lib = dir.resolve("lib");
+        Path imageDir = Files.createDirectories(lib.resolve("base"));
+        runner.runChecked("qemu-img", "create", "-q", "-f", "qcow2", imageDir.resolve("disk.qcow2").toString(), "10M");
+        Files.writeString(imageDir.resolve("manifest.json"), "{\"name\":\"base\",\"disk\":\"disk.qcow2\",\"version\":\"v1\"}");
+        ImageLibrary library = new ImageLibrary(lib, runner);
+        Path v1 = Path.of(library.scan().getFirst().boot().diskPath());
+        assertThat(v1.toString()).contains("base@v1");
+
+        // The image is rebuilt in place (new file, new version), as images/default/build.sh does.
+        Path rebuilt = dir.resolve("new.qcow2");
+        runner.runChecked("qemu-img", "create", "-q", "-f", "qcow2", rebuilt.toString(), "20M");
+        Files.move(rebuilt, imageDir.resolve("disk.qcow2"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.writeString(imageDir.resolve("manifest.json"), "{\"name\":\"base\",\"disk\":\"disk.qcow2\",\"version\":\"v2\"}");
+        ImageFiles v2 = library.scan().getFirst();
+        assertThat(v2.boot().diskPath()).contains("base@v2");
+        assertThat(v2.virtualSizeBytes()).isEqualTo(20L << 20);
+        String oldInfo = runner.runChecked("qemu-img", "info", "--output=json", v1.toString()).stdout();
+        assertThat(oldInfo).contains("\"virtual-size\": " + (10L << 20));
+    }
+
+    @Test
     void refusesMissingFilesBadNamesAndOverlaysAndLeavesNothing(@TempDir Path dir) {
         ImageLibrary library = new ImageLibrary(dir.resolve("lib"), runner);
         assertThatThrownBy(() -> library.importDisk("x", dir.resolve("nope.qcow2").toString(), null, null, null, false))

@@ -28,6 +28,7 @@ class QemuCommandLineTest {
                 .contains("driver=file,filename=/var/lib/enclave/vms/vm-0123456789ab/disk.qcow2")
                 .contains("virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0")
                 .contains("-device pvpanic -action panic=pause")
+                .contains("virtio-blk-pci,drive=disk0,id=disk0-dev -chardev")
                 .contains("-qmp unix:/var/lib/enclave/vms/vm-0123456789ab/qmp.sock,server=on,wait=off")
                 .contains("-pidfile /var/lib/enclave/vms/vm-0123456789ab/qemu.pid")
                 .contains("-no-shutdown").contains("-nodefaults").endsWith("-daemonize");
