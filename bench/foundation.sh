@@ -41,6 +41,14 @@ echo "== 1. provisioning on a real QEMU host (${PROVISION_RUNS:-20} sequential c
 start_server "$WORK/real" 18471 --accel tcg
 java -cp "$CP" io.enclave.bench.FoundationBench provision http://127.0.0.1:18471 "$(cat "$WORK/real/admin-token")" "$IMAGE" "${PROVISION_RUNS:-20}"
 stop_server
+python3 - "$WORK/real.log" <<'PY'
+import re, statistics, sys
+rows = [tuple(map(int, m.groups())) for m in re.finditer(r"QEMU started (\d+) ms after the create was accepted; QEMU's own start took (\d+) ms", open(sys.argv[1]).read())]
+def pct(v, p): v = sorted(v); return v[max(0, min(len(v) - 1, -(-p * len(v) // 100) - 1))]
+total = [t for t, q in rows]; qemu = [q for t, q in rows]; platform = [t - q for t, q in rows]
+for name, v in (("accepted->QEMU started (server log)", total), ("  of which QEMU's own start (fork to daemonized)", qemu), ("  platform overhead (the rest)", platform)):
+    print(f"RESULT {name}: n={len(v)} p50={pct(v,50)} ms p95={pct(v,95)} ms")
+PY
 
 echo "== 2. control plane at scale (SIMULATOR host driver: no VM runs)"
 start_server "$WORK/sim" 18472 --host-driver simulator --resync-seconds 3600

@@ -94,7 +94,8 @@ public final class ServerMain implements Callable<Integer> {
                 yield new QemuHostAgent(QemuHostAgent.localHostInfo(hostId, hostName, a), dataDir.resolve("vms"), runner,
                         a, "qemu-system-x86_64");
             }
-            case "simulator" -> new SimulatedHostAgent(QemuHostAgent.localHostInfo(hostId, hostName + "-simulated", Accelerator.TCG));
+            // A large simulated host, so that control-plane scale runs are not limited by this machine.
+            case "simulator" -> new SimulatedHostAgent(new HostInfo(hostId, hostName + "-simulated", 4096, 64L << 20, "simulated"));
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "--host-driver must be qemu or simulator, got '" + hostDriver + "'");
         };

@@ -45,8 +45,8 @@ class StoreTest {
         }
 
         @Override
-        public void close() {
-            db.close();
+        public void close() throws Exception {
+            TestDatabases.close(db);
         }
     }
 

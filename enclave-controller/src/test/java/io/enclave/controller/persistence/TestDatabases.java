@@ -12,7 +12,20 @@ import org.junit.jupiter.api.Assumptions;
  * PostgreSQL server that scripts/test.sh starts (ENCLAVE_TEST_PG_URL). Each test gets a fresh schema.
  */
 public final class TestDatabases {
+    private static final java.util.Map<Database, java.nio.file.Path> H2_DIRS = new java.util.concurrent.ConcurrentHashMap<>();
+
     private TestDatabases() {}
+
+    /** Closes the database and removes what the test made of it. */
+    public static void close(Database db) throws Exception {
+        db.close();
+        java.nio.file.Path dir = H2_DIRS.remove(db);
+        if (dir != null) {
+            try (var walk = Files.walk(dir)) {
+                for (java.nio.file.Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+            }
+        }
+    }
 
     public static Stream<String> kinds() {
         return Stream.of("h2", "postgresql");
@@ -21,7 +34,12 @@ public final class TestDatabases {
     /** A fresh, migrated database of the given kind; close it to drop it. */
     public static Database open(String kind) throws Exception {
         return switch (kind) {
-            case "h2" -> Database.open(Database.h2Url(Files.createTempDirectory("enclave-h2")), null, null);
+            case "h2" -> {
+                java.nio.file.Path dir = Files.createTempDirectory("enclave-h2");
+                Database db = Database.open(Database.h2Url(dir), null, null);
+                H2_DIRS.put(db, dir);
+                yield db;
+            }
             case "postgresql" -> {
                 String url = System.getenv("ENCLAVE_TEST_PG_URL");
                 if (url == null || url.isBlank()) {
