@@ -19,7 +19,7 @@ rate() { # label, qemu-img bench args...
 }
 file_node() { echo "{\"driver\":\"file\",\"node-name\":\"f$1\",\"filename\":\"$dir/c$1.qcow2\",\"cache\":{\"direct\":true}}"; }
 one_json="json:{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"$dir/c0.qcow2\",\"cache\":{\"direct\":true}}}"
-q3_json="json:{\"driver\":\"quorum\",\"vote-threshold\":2,\"rewrite-corrupted\":true,\"children\":["
+q3_json="json:{\"driver\":\"quorum\",\"vote-threshold\":2,\"children\":["
 for i in 0 1 2; do q3_json+="{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"$dir/c$i.qcow2\",\"cache\":{\"direct\":true}}}"; [[ $i -lt 2 ]] && q3_json+=","; done
 q3_json+="]}"
 count=$mib

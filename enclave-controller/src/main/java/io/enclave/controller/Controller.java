@@ -4,12 +4,14 @@ import io.enclave.controller.api.ApiServer;
 import io.enclave.controller.auth.Authenticator;
 import io.enclave.controller.persistence.Database;
 import io.enclave.controller.persistence.Store;
+import io.enclave.controller.reconcile.NetworkReconciler;
 import io.enclave.controller.reconcile.OrphanSweeper;
 import io.enclave.controller.reconcile.ReconcileLoop;
 import io.enclave.controller.reconcile.VmReconciler;
 import io.enclave.controller.scheduler.HostRegistry;
 import io.enclave.controller.scheduler.Scheduler;
 import io.enclave.controller.service.ImageService;
+import io.enclave.controller.service.NetworkService;
 import io.enclave.controller.service.TenantService;
 import io.enclave.controller.service.VmService;
 import io.enclave.core.host.HostAgent;
@@ -46,6 +48,8 @@ public final class Controller implements AutoCloseable {
     private final VmService vms;
     private final ImageService images;
     private final ReconcileLoop loop;
+    private final NetworkService networks;
+    private final ReconcileLoop networkLoop;
     private final OrphanSweeper sweeper;
     private final ApiServer api;
     private final Settings settings;
@@ -64,12 +68,22 @@ public final class Controller implements AutoCloseable {
         this.store = Store.over(database.jdbi());
         this.tenants = new TenantService(store, clock);
         this.images = new ImageService(store, imageProvider, clock);
-        VmReconciler reconciler = new VmReconciler(store, hosts, new VmLifecycle(settings.guestReadyTimeout()), clock);
-        this.loop = new ReconcileLoop(reconciler, store, settings.reconcileWorkers(), settings.resyncEvery());
+        this.networks = new NetworkService(store, this::reconcileTenantNetworkSoon, clock);
+        NetworkReconciler networkReconciler = new NetworkReconciler(store, hosts, networks);
+        this.networkLoop = new ReconcileLoop("tenant-network", networkReconciler::reconcile,
+                () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)),
+                () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)), 1, settings.resyncEvery());
+        VmReconciler reconciler = new VmReconciler(store, hosts, new VmLifecycle(settings.guestReadyTimeout()), clock,
+                networks::desired, networkLoop::enqueue);
+        this.loop = new ReconcileLoop("vm", reconciler::reconcile,
+                () -> store.jdbi().withHandle(h -> store.vms().unconvergedIds(h)),
+                () -> store.jdbi().withHandle(h -> h.createQuery("SELECT id FROM vms").mapTo(String.class).list()),
+                settings.reconcileWorkers(), settings.resyncEvery());
         this.vms = new VmService(store, new Scheduler(settings.cpuOvercommit(), settings.memoryOvercommit()), hosts,
-                loop::enqueue, clock);
+                loop::enqueue, clock, networks, networkLoop::enqueue);
         this.sweeper = new OrphanSweeper(store);
-        this.api = new ApiServer(store, new Authenticator(store.jdbi(), store.tokens()), tenants, vms, images);
+        this.api = new ApiServer(store, new Authenticator(store.jdbi(), store.tokens()), tenants, vms, images, networks,
+                hosts);
     }
 
     /** Makes a host's agent known; its capacity is recorded and refreshed by heartbeat. */
@@ -81,6 +95,7 @@ public final class Controller implements AutoCloseable {
     public void start() {
         images.syncFromLibrary();
         for (HostAgent agent : hosts.all()) sweeper.sweep(agent);
+        networkLoop.start();
         loop.start();
         housekeeping.scheduleWithFixedDelay(this::housekeeping, 10, 10, TimeUnit.SECONDS);
         port = api.start(settings.listenHost(), settings.port());
@@ -100,6 +115,10 @@ public final class Controller implements AutoCloseable {
 
     private void heartbeat(HostAgent agent) {
         store.jdbi().useTransaction(h -> store.hosts().upsert(h, agent.info(), "up", java.time.Instant.now()));
+    }
+
+    private void reconcileTenantNetworkSoon(String tenantId) {
+        networkLoop.enqueue(tenantId);
     }
 
     public int port() {
@@ -127,6 +146,7 @@ public final class Controller implements AutoCloseable {
         api.close();
         housekeeping.shutdownNow();
         loop.close();
+        networkLoop.close();
         database.close();
     }
 }

@@ -2,6 +2,7 @@ package io.enclave.server;
 
 import io.enclave.agent.exec.ProcessCommandRunner;
 import io.enclave.agent.image.ImageLibrary;
+import io.enclave.agent.network.LinuxNetworkDriver;
 import io.enclave.agent.qemu.Accelerator;
 import io.enclave.agent.qemu.AcceleratorProbe;
 import io.enclave.agent.qemu.QemuHostAgent;
@@ -69,6 +70,10 @@ public final class ServerMain implements Callable<Integer> {
     @Option(names = "--memory-overcommit", defaultValue = "1.5", description = "Guest memory per host memory. Default: ${DEFAULT-VALUE}")
     double memoryOvercommit;
 
+    @Option(names = "--net-prefix", defaultValue = "${ENCLAVE_NET_PREFIX:-enc}",
+            description = "Prefix (1-4 characters) of every namespace and interface the host agent makes. Default: ${DEFAULT-VALUE}")
+    String netPrefix;
+
     @Option(names = "--resync-seconds", defaultValue = "5", description = "How often every VM is re-checked")
     int resyncSeconds;
 
@@ -92,7 +97,7 @@ public final class ServerMain implements Callable<Integer> {
                     default -> AcceleratorProbe.probe(runner, "qemu-system-x86_64");
                 };
                 yield new QemuHostAgent(QemuHostAgent.localHostInfo(hostId, hostName, a), dataDir.resolve("vms"), runner,
-                        a, "qemu-system-x86_64");
+                        a, "qemu-system-x86_64", new LinuxNetworkDriver(runner, dataDir.resolve("network"), netPrefix));
             }
             // A large simulated host, so that control-plane scale runs are not limited by this machine.
             case "simulator" -> new SimulatedHostAgent(new HostInfo(hostId, hostName + "-simulated", 4096, 64L << 20, "simulated"));

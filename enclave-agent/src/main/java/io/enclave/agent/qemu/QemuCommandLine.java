@@ -1,6 +1,7 @@
 package io.enclave.agent.qemu;
 
 import io.enclave.core.host.BootImage;
+import io.enclave.core.host.VmNic;
 import io.enclave.core.host.VmRuntimeSpec;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,6 +17,8 @@ public final class QemuCommandLine {
     public static List<String> build(String qemuBinary, VmRuntimeSpec spec, VmFiles files, Accelerator accel) {
         BootImage image = spec.image();
         List<String> argv = new ArrayList<>();
+        // A VM with NICs runs in its tenant's network namespace, where its TAPs are.
+        if (spec.netns() != null) argv.addAll(List.of("ip", "netns", "exec", spec.netns()));
         argv.add(qemuBinary);
         add(argv, "-name", "guest=" + spec.vmId() + ",process=enclave-" + spec.vmId());
         add(argv, "-machine", "pc");
@@ -48,6 +51,14 @@ public final class QemuCommandLine {
         add(argv, "-device", "virtio-serial-pci,id=vser0");
         add(argv, "-chardev", "socket,id=qga0,path=" + files.guestAgentSocket() + ",server=on,wait=off");
         add(argv, "-device", "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0");
+
+        for (int i = 0; i < spec.nics().size(); i++) {
+            VmNic nic = spec.nics().get(i);
+            add(argv, "-netdev", "tap,id=net" + i + ",ifname=" + nic.tap() + ",script=no,downscript=no");
+            // host_mtu tells the guest driver the network's MTU even before DHCP.
+            add(argv, "-device", "virtio-net-pci,netdev=net" + i + ",id=nic" + i + ",mac=" + nic.mac()
+                    + ",host_mtu=" + nic.mtu());
+        }
 
         // A guest kernel panic pauses the guest and shows as status "guest-panicked".
         add(argv, "-device", "pvpanic");

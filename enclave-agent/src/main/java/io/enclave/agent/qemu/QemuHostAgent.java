@@ -3,7 +3,11 @@ package io.enclave.agent.qemu;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.enclave.agent.exec.CommandResult;
 import io.enclave.agent.exec.CommandRunner;
+import io.enclave.agent.network.NetworkDriver;
 import io.enclave.core.error.EnclaveException;
+import io.enclave.core.network.PublicNetwork;
+import io.enclave.core.network.RuleCounter;
+import io.enclave.core.network.TenantNetworking;
 import io.enclave.core.host.ExecResult;
 import io.enclave.core.host.HostAgent;
 import io.enclave.core.host.HostInfo;
@@ -42,10 +46,18 @@ public final class QemuHostAgent implements HostAgent {
     private final Accelerator accelerator;
     private final String qemuBinary;
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
+    private final NetworkDriver network;
     /** vmId → the boot (booted-at) for which the guest agent has answered. */
     private final Map<String, Instant> guestReadyForBoot = new ConcurrentHashMap<>();
 
     public QemuHostAgent(HostInfo info, Path vmsDir, CommandRunner runner, Accelerator accelerator, String qemuBinary) {
+        this(info, vmsDir, runner, accelerator, qemuBinary, null);
+    }
+
+    /** @param network the host's network driver; null for a host without tenant networking */
+    public QemuHostAgent(HostInfo info, Path vmsDir, CommandRunner runner, Accelerator accelerator, String qemuBinary,
+            NetworkDriver network) {
+        this.network = network;
         this.info = info;
         this.vmsDir = vmsDir;
         this.runner = runner;
@@ -150,7 +162,7 @@ public final class QemuHostAgent implements HostAgent {
                 Files.deleteIfExists(files.guestAgentSocket());
                 Files.deleteIfExists(files.consoleSocket());
                 Files.deleteIfExists(files.qemuLog());
-                List<String> argv = QemuCommandLine.build(qemuBinary, spec, files, accelerator);
+                List<String> argv = QemuCommandLine.build(qemuBinary, withNics(spec), files, accelerator);
                 CommandResult result = runner.run(argv, Duration.ofMinutes(1));
                 if (!result.ok()) {
                     // QEMU reports configuration errors to its -D log file, not to stderr.
@@ -253,6 +265,43 @@ public final class QemuHostAgent implements HostAgent {
         VmFiles files = files(vmId);
         if (alivePid(files).isEmpty()) throw new EnclaveException.Conflict("vm " + vmId + " is not running");
         return new GuestAgentClient(files.guestAgentSocket()).exec(command, timeout);
+    }
+
+    @Override
+    public void applyNetworking(PublicNetwork publicNetwork, TenantNetworking tenant) {
+        networkDriver().ensurePublicNetwork(publicNetwork);
+        networkDriver().applyTenant(tenant);
+    }
+
+    @Override
+    public void removeNetworking(String tenantId) {
+        if (network != null) network.removeTenant(tenantId);
+    }
+
+    @Override
+    public Map<String, RuleCounter> ruleCounters(String tenantId) {
+        return network == null ? Map.of() : network.ruleCounters(tenantId);
+    }
+
+    /** Resolves the VM's NICs (from the tenant networking the controller sent) to this host's TAPs. */
+    private VmRuntimeSpec withNics(VmRuntimeSpec spec) {
+        if (!spec.nics().isEmpty() || spec.networking() == null) return spec;
+        List<io.enclave.core.network.Nic> nics = spec.networking().nics().stream()
+                .filter(n -> n.vmId().equals(spec.vmId())).toList();
+        if (nics.isEmpty()) return spec;
+        String netns = null;
+        List<io.enclave.core.host.VmNic> resolved = new java.util.ArrayList<>();
+        for (io.enclave.core.network.Nic nic : nics) {
+            var attachment = networkDriver().nicAttachment(spec.networking(), spec.vmId(), nic.networkId());
+            netns = attachment.netns();
+            resolved.add(attachment.nic());
+        }
+        return spec.withNics(resolved, netns);
+    }
+
+    private NetworkDriver networkDriver() {
+        if (network == null) throw new EnclaveException.Conflict("host " + info.id() + " has no tenant networking");
+        return network;
     }
 
     private boolean guestReady(String vmId, VmFiles files, Instant bootedAt) {

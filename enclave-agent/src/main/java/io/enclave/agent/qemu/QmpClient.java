@@ -4,8 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * Speaks QMP to one QEMU process over its unix socket. One short connection per call: QEMU serves one
@@ -36,8 +40,106 @@ public final class QmpClient {
         return execute(command, Map.of());
     }
 
+    /**
+     * Opens one connection for a sequence of commands that must see the events between them (such as
+     * {@code device_del} then {@code DEVICE_DELETED}, or a block job's progress). Close it promptly: QEMU
+     * serves one QMP client at a time.
+     */
+    public Session session() {
+        try {
+            JsonLineChannel ch = JsonLineChannel.open(socket);
+            try {
+                JsonNode greeting = ch.read(TIMEOUT);
+                if (!greeting.has("QMP")) throw new QmpException("unexpected QMP greeting: " + greeting);
+                Session session = new Session(ch);
+                session.execute("qmp_capabilities", Map.of());
+                return session;
+            } catch (IOException | RuntimeException e) {
+                ch.close();
+                throw e;
+            }
+        } catch (IOException e) {
+            throw new QmpException("QMP session on " + socket + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** One QMP connection that keeps every event it sees until asked for it. */
+    public final class Session implements AutoCloseable {
+        private final JsonLineChannel ch;
+        private final List<JsonNode> events = new ArrayList<>();
+        private int nextId;
+
+        private Session(JsonLineChannel ch) {
+            this.ch = ch;
+        }
+
+        public JsonNode execute(String command) {
+            return execute(command, Map.of());
+        }
+
+        /** Runs one command and returns its "return" value; events read meanwhile are kept. */
+        public JsonNode execute(String command, Map<String, ?> arguments) {
+            String id = "s" + nextId++;
+            try {
+                return call(ch, command, arguments, id, events);
+            } catch (IOException e) {
+                throw new QmpException("QMP " + command + " on " + socket + ": " + e.getMessage(), e);
+            }
+        }
+
+        /**
+         * Returns (and forgets) the first event named {@code name} whose whole message matches, waiting up to
+         * {@code timeout} for it; events seen earlier in the session count.
+         */
+        public JsonNode awaitEvent(String name, Predicate<JsonNode> match, Duration timeout) {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (true) {
+                for (Iterator<JsonNode> it = events.iterator(); it.hasNext(); ) {
+                    JsonNode event = it.next();
+                    if (name.equals(event.path("event").asText()) && match.test(event)) {
+                        it.remove();
+                        return event;
+                    }
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new QmpException("no " + name + " event from " + socket + " within " + timeout.toMillis() + " ms");
+                }
+                try {
+                    JsonNode message = ch.read(Duration.ofNanos(left));
+                    if (message.has("event")) events.add(message);
+                } catch (java.net.SocketTimeoutException e) {
+                    // loop once more to report the timeout with the event name
+                } catch (IOException e) {
+                    throw new QmpException("waiting for " + name + " on " + socket + ": " + e.getMessage(), e);
+                }
+            }
+        }
+
+        /** Every event seen so far that no one awaited, oldest first; the list is emptied. */
+        public List<JsonNode> takeEvents() {
+            List<JsonNode> taken = List.copyOf(events);
+            events.clear();
+            return taken;
+        }
+
+        @Override
+        public void close() {
+            try {
+                ch.close();
+            } catch (IOException e) {
+                // nothing to do: the connection is gone either way
+            }
+        }
+    }
+
     private static JsonNode call(JsonLineChannel ch, String command, Map<String, ?> arguments, String id)
             throws IOException {
+        return call(ch, command, arguments, id, null);
+    }
+
+    private static JsonNode call(JsonLineChannel ch, String command, Map<String, ?> arguments, String id,
+                                 List<JsonNode> events) throws IOException {
         Map<String, Object> message = new LinkedHashMap<>();
         message.put("execute", command);
         if (!arguments.isEmpty()) message.put("arguments", arguments);
@@ -45,7 +147,10 @@ public final class QmpClient {
         ch.send(message);
         while (true) {
             JsonNode reply = ch.read(TIMEOUT);
-            if (reply.has("event")) continue; // events interleave with replies
+            if (reply.has("event")) { // events interleave with replies
+                if (events != null) events.add(reply);
+                continue;
+            }
             if (!id.equals(reply.path("id").asText())) continue;
             if (reply.has("error")) {
                 throw new QmpException("QMP " + command + " failed: " + reply.get("error").path("desc").asText());

@@ -6,6 +6,9 @@ import io.enclave.core.host.HostInfo;
 import io.enclave.core.host.RuntimeState;
 import io.enclave.core.host.VmRuntimeSpec;
 import io.enclave.core.host.VmRuntimeStatus;
+import io.enclave.core.network.PublicNetwork;
+import io.enclave.core.network.RuleCounter;
+import io.enclave.core.network.TenantNetworking;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -62,6 +65,12 @@ public final class SimulatedHostAgent implements HostAgent {
     public ExecResult exec(String vmId, List<String> command, Duration timeout) {
         throw new UnsupportedOperationException("the simulated host runs no guests");
     }
+
+    @Override public void applyNetworking(PublicNetwork publicNetwork, TenantNetworking tenant) { }
+
+    @Override public void removeNetworking(String tenantId) { }
+
+    @Override public Map<String, RuleCounter> ruleCounters(String tenantId) { return Map.of(); }
 
     private static VmRuntimeStatus state(String vmId, RuntimeState state) {
         return new VmRuntimeStatus(vmId, state, false, null, null, null);

@@ -3,6 +3,7 @@ package io.enclave.agent.qemu;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.enclave.core.host.BootImage;
+import io.enclave.core.host.VmNic;
 import io.enclave.core.host.VmRuntimeSpec;
 import java.nio.file.Path;
 import java.util.List;
@@ -34,6 +35,20 @@ class QemuCommandLineTest {
                 .contains("-no-shutdown").contains("-nodefaults").endsWith("-daemonize");
         // The -append value is one argument, whatever spaces it holds.
         assertThat(argv.get(argv.indexOf("-append") + 1)).isEqualTo("console=ttyS0 root=/dev/vda enclave.hostname=web-1");
+    }
+
+    @Test
+    void nicsAreTapsAndQemuRunsInTheTenantNamespace() {
+        BootImage image = new BootImage("/img/disk.qcow2", "qcow2", null, null, null, false);
+        VmRuntimeSpec spec = new VmRuntimeSpec("vm-0123456789ab", "tn-1", "web-1", 1, 256, 1, image,
+                List.of(new VmNic("net-a", "enct0123456789", "52:54:00:00:00:01", 1450),
+                        new VmNic("net-b", "enct9876543210", "52:54:00:00:00:02", 1450)), "enc-t-tn1");
+        List<String> argv = QemuCommandLine.build("qemu-system-x86_64", spec, files, Accelerator.TCG);
+        assertThat(argv.subList(0, 5)).containsExactly("ip", "netns", "exec", "enc-t-tn1", "qemu-system-x86_64");
+        assertThat(String.join(" ", argv))
+                .contains("-netdev tap,id=net0,ifname=enct0123456789,script=no,downscript=no "
+                        + "-device virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:00:00:01,host_mtu=1450")
+                .contains("-netdev tap,id=net1,ifname=enct9876543210,script=no,downscript=no");
     }
 
     @Test

@@ -3,7 +3,9 @@ package io.enclave.controller.api;
 import io.enclave.controller.auth.Authenticator;
 import io.enclave.controller.auth.Caller;
 import io.enclave.controller.persistence.Store;
+import io.enclave.controller.scheduler.HostRegistry;
 import io.enclave.controller.service.ImageService;
+import io.enclave.controller.service.NetworkService;
 import io.enclave.controller.service.TenantService;
 import io.enclave.controller.service.VmService;
 import io.javalin.Javalin;
@@ -19,12 +21,14 @@ public final class ApiServer implements AutoCloseable {
     private final Authenticator auth;
     private Javalin app;
 
-    public ApiServer(Store store, Authenticator auth, TenantService tenants, VmService vms, ImageService images) {
+    public ApiServer(Store store, Authenticator auth, TenantService tenants, VmService vms, ImageService images,
+            NetworkService networks, HostRegistry hosts) {
         this.auth = auth;
         List<Route> all = new ArrayList<>();
         all.addAll(new PlatformEndpoints(store, images).routes());
         all.addAll(new TenantEndpoints(tenants).routes());
         all.addAll(new VmEndpoints(vms).routes());
+        all.addAll(new NetworkEndpoints(networks, hosts).routes());
         this.routes = List.copyOf(all);
     }
 

@@ -16,7 +16,20 @@ public final class Requests {
     public record CreateToken(String name) {}
 
     public record CreateVm(String name, Integer vcpus, Long memoryMib, Long diskGib, String image, Boolean start,
-            String tenantId) {}
+            String tenantId, List<String> networks) {}
+
+    public record SetPublicNetwork(String cidr, String gateway, String uplink, Integer mtu) {}
+
+    public record CreateNetwork(String name, String cidr, String tenantId) {}
+
+    public record AddIngressRule(String protocol, Integer portFrom, Integer portTo, String sourceCidr, String tenantId) {}
+
+    public record AddEgressRule(String protocol, Integer portFrom, Integer portTo, String destinationCidr, String tenantId) {}
+
+    public record AddPortForward(String protocol, Integer publicPort, String vmId, String networkId, Integer targetPort,
+            String sourceCidr, String tenantId) {}
+
+    public record AddOneToOneNat(String vmId, String networkId, String tenantId) {}
 
     public record StopVm(Integer timeoutSeconds) {}
 

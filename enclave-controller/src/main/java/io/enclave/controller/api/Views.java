@@ -1,6 +1,12 @@
 package io.enclave.controller.api;
 
+import io.enclave.controller.persistence.FirewallRepository.FirewallRow;
+import io.enclave.controller.persistence.FirewallRepository.RuleRow;
 import io.enclave.controller.persistence.HostRepository.HostRow;
+import io.enclave.controller.persistence.NetworkRepository.NetworkRow;
+import io.enclave.controller.persistence.NetworkRepository.NicRow;
+import io.enclave.core.network.PublicNetwork;
+import io.enclave.core.network.RuleCounter;
 import io.enclave.controller.persistence.TokenRepository.TokenInfo;
 import io.enclave.core.host.ExecResult;
 import io.enclave.core.image.Image;
@@ -30,12 +36,54 @@ public final class Views {
 
     public record VmView(String id, String tenantId, String name, int vcpus, long memoryMib, long diskGib, String image,
             String hostId, String desiredState, long generation, String phase, long observedGeneration,
-            boolean guestReady, String message, Instant createdAt, Instant updatedAt) {
+            boolean guestReady, String message, List<NicView> nics, Instant createdAt, Instant updatedAt) {
         static VmView of(Vm vm) {
+            return of(vm, List.of());
+        }
+
+        static VmView of(Vm vm, List<NicView> nics) {
             return new VmView(vm.id(), vm.tenantId(), vm.spec().name(), vm.spec().vcpus(), vm.spec().memoryMib(),
                     vm.spec().diskGib(), vm.spec().image(), vm.hostId(), lower(vm.desiredState()), vm.generation(),
-                    lower(vm.phase()), vm.observedGeneration(), vm.guestReady(), vm.message(), vm.createdAt(),
+                    lower(vm.phase()), vm.observedGeneration(), vm.guestReady(), vm.message(), nics, vm.createdAt(),
                     vm.updatedAt());
+        }
+    }
+
+    public record NicView(String networkId, String mac, String ip) {
+        static NicView of(NicRow row) {
+            return new NicView(row.nic().networkId(), row.nic().mac(), row.nic().ip());
+        }
+    }
+
+    public record NetworkView(String id, String tenantId, String name, String cidr, String gateway, int mtu,
+            Instant createdAt) {
+        static NetworkView of(NetworkRow r) {
+            return new NetworkView(r.network().id(), r.tenantId(), r.network().name(), r.network().cidr(),
+                    r.network().gateway(), r.network().mtu(), r.createdAt());
+        }
+    }
+
+    public record PublicNetworkView(String cidr, String gateway, String uplink, int mtu) {
+        static PublicNetworkView of(PublicNetwork p) {
+            return new PublicNetworkView(p.cidr(), p.gateway(), p.uplink(), p.mtu());
+        }
+    }
+
+    public record RuleView(String id, String kind, String protocol, Integer portFrom, Integer portTo, String sourceCidr,
+            String destinationCidr, Integer publicPort, String vmId, String networkId, Integer targetPort,
+            String publicIp, Long packets, Long bytes, Instant createdAt) {
+        static RuleView of(RuleRow r, RuleCounter c) {
+            return new RuleView(r.id(), r.kind(), r.protocol(), r.portFrom(), r.portTo(), r.sourceCidr(),
+                    r.destinationCidr(), r.publicPort(), r.vmId(), r.networkId(), r.targetPort(), r.publicIp(),
+                    c == null ? null : c.packets(), c == null ? null : c.bytes(), r.createdAt());
+        }
+    }
+
+    public record FirewallView(String tenantId, String publicIp, String form, String phase, long generation,
+            long observedGeneration, String message, List<RuleView> rules) {
+        static FirewallView of(FirewallRow f, List<RuleView> rules) {
+            return new FirewallView(f.tenantId(), f.publicIp(), f.form(), f.phase(), f.generation(),
+                    f.observedGeneration(), f.message(), rules);
         }
     }
 

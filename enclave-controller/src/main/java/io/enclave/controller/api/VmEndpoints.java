@@ -36,18 +36,21 @@ final class VmEndpoints {
         return List.of(
                 new Route(POST, "/v1/vms", ANY_TOKEN, (ctx, caller) -> {
                     CreateVm req = Http.body(ctx, CreateVm.class);
-                    Accepted a = vms.create(caller, req.tenantId(), spec(req), req.start() == null || req.start(),
-                            Http.idempotencyKey(ctx));
-                    Http.json(ctx, 202, new VmAccepted(a.vm() == null ? null : VmView.of(a.vm()), OperationView.of(a.operation())));
+                    Accepted a = vms.create(caller, req.tenantId(), spec(req), req.networks(),
+                            req.start() == null || req.start(), Http.idempotencyKey(ctx));
+                    Http.json(ctx, 202, new VmAccepted(a.vm() == null ? null : view(caller, a.vm()),
+                            OperationView.of(a.operation())));
                 }),
                 new Route(GET, "/v1/vms", ANY_TOKEN, (ctx, caller) -> {
                     int limit = Http.intParam(ctx, "limit", 100, 1, MAX_PAGE);
                     List<Vm> page = vms.list(caller, ctx.queryParam("after"), limit);
                     String next = page.size() == limit ? page.getLast().id() : null;
-                    Http.json(ctx, 200, new Page<>(page.stream().map(VmView::of).toList(), next));
+                    var nics = vms.nicsOf(caller, page);
+                    Http.json(ctx, 200, new Page<>(page.stream().map(vm -> VmView.of(vm,
+                            nics.getOrDefault(vm.id(), List.of()).stream().map(Views.NicView::of).toList())).toList(), next));
                 }),
                 new Route(GET, "/v1/vms/{vmId}", ANY_TOKEN, (ctx, caller) ->
-                        Http.json(ctx, 200, VmView.of(vms.get(caller, ctx.pathParam("vmId"))))),
+                        Http.json(ctx, 200, view(caller, vms.get(caller, ctx.pathParam("vmId"))))),
                 new Route(DELETE, "/v1/vms/{vmId}", ANY_TOKEN, (ctx, caller) -> accepted(ctx,
                         vms.change(caller, ctx.pathParam("vmId"), Action.DELETE, null, Http.idempotencyKey(ctx)))),
                 new Route(POST, "/v1/vms/{vmId}/start", ANY_TOKEN, (ctx, caller) -> accepted(ctx,
@@ -76,6 +79,11 @@ final class VmEndpoints {
                     Http.json(ctx, 200, ExecView.of(vms.exec(caller, ctx.pathParam("vmId"), req.command(),
                             Duration.ofSeconds(timeout))));
                 }));
+    }
+
+    private VmView view(io.enclave.controller.auth.Caller caller, Vm vm) {
+        return VmView.of(vm, vms.nicsOf(caller, List.of(vm)).getOrDefault(vm.id(), List.of()).stream()
+                .map(Views.NicView::of).toList());
     }
 
     private static void accepted(io.javalin.http.Context ctx, io.enclave.core.operation.Operation op) {

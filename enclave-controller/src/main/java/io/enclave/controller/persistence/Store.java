@@ -4,10 +4,12 @@ import org.jdbi.v3.core.Jdbi;
 
 /** The database and the repositories over it, handed around as one. */
 public record Store(Jdbi jdbi, TenantRepository tenants, TokenRepository tokens, HostRepository hosts,
-        ImageRepository images, VmRepository vms, OperationRepository operations) {
+        ImageRepository images, VmRepository vms, OperationRepository operations, NetworkRepository networks,
+        FirewallRepository firewalls) {
 
     public static Store over(Jdbi jdbi) {
         return new Store(jdbi, new TenantRepository(), new TokenRepository(), new HostRepository(),
-                new ImageRepository(), new VmRepository(), new OperationRepository());
+                new ImageRepository(), new VmRepository(), new OperationRepository(), new NetworkRepository(),
+                new FirewallRepository());
     }
 }

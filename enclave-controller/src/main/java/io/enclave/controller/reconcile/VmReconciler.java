@@ -38,8 +38,22 @@ public final class VmReconciler {
     private final HostRegistry hosts;
     private final VmLifecycle lifecycle;
     private final Clock clock;
+    private final java.util.function.Function<String, Optional<io.enclave.core.network.TenantNetworking>> tenantNetworking;
+    private final java.util.function.Consumer<String> tenantNetworkChanged;
 
     public VmReconciler(Store store, HostRegistry hosts, VmLifecycle lifecycle, Clock clock) {
+        this(store, hosts, lifecycle, clock, t -> Optional.empty(), t -> { });
+    }
+
+    /**
+     * @param tenantNetworking     the tenant's networking as the hosts should have it (for VMs with NICs)
+     * @param tenantNetworkChanged told when a VM's deletion removed NICs, so the tenant's networking follows
+     */
+    public VmReconciler(Store store, HostRegistry hosts, VmLifecycle lifecycle, Clock clock,
+            java.util.function.Function<String, Optional<io.enclave.core.network.TenantNetworking>> tenantNetworking,
+            java.util.function.Consumer<String> tenantNetworkChanged) {
+        this.tenantNetworking = tenantNetworking;
+        this.tenantNetworkChanged = tenantNetworkChanged;
         this.store = store;
         this.hosts = hosts;
         this.lifecycle = lifecycle;
@@ -65,12 +79,23 @@ public final class VmReconciler {
             do {
                 status = agent.get().status(vmId);
                 decision = lifecycle.decide(vm, status, guestAgent, clock.instant());
+                if (decision.action() == Action.START && !networkReady(vm)) {
+                    record(vm, VmPhase.STARTING, vm.observedGeneration(), false, "waiting for the tenant network");
+                    return Result.requeueAfter(POLL);
+                }
                 perform(decision.action(), agent.get(), vm, image);
             } while (++steps < 3 && FOLLOWED_AT_ONCE.contains(decision.action()));
         } catch (RuntimeException e) {
             return failed(vm, e);
         }
         return recordOutcome(vm, status, decision);
+    }
+
+    /** A VM with NICs starts only once its tenant's networking (its TAPs among it) is applied. */
+    private boolean networkReady(Vm vm) {
+        return store.jdbi().withHandle(h -> store.networks().nicsOfVm(h, vm.id()).isEmpty()
+                || store.firewalls().find(h, Scope.ALL_TENANTS, vm.tenantId())
+                        .map(fw -> fw.observedGeneration() >= fw.generation()).orElse(false));
     }
 
     private void perform(Action action, HostAgent agent, Vm vm, Optional<Image> image) {
@@ -116,10 +141,14 @@ public final class VmReconciler {
             return Result.requeueAfter(Duration.ZERO);
         }
         if (d.converged() && vm.desiredState() == DesiredState.DELETED) {
-            store.jdbi().useTransaction(h -> {
+            boolean hadNics = store.jdbi().inTransaction(h -> {
+                boolean nics = !store.networks().nicsOfVm(h, vm.id()).isEmpty();
                 store.vms().delete(h, vm.id());
+                if (nics) store.firewalls().bump(h, vm.tenantId());
                 finishOperations(h, vm, now);
+                return nics;
             });
+            if (hadNics) tenantNetworkChanged.accept(vm.tenantId());
             log.info("vm {} (tenant {}): deleted", vm.id(), vm.tenantId());
             return Result.DONE;
         }
@@ -183,10 +212,12 @@ public final class VmReconciler {
                 message, clock.instant()));
     }
 
-    private static VmRuntimeSpec runtimeSpec(Vm vm, Optional<Image> image) {
+    private VmRuntimeSpec runtimeSpec(Vm vm, Optional<Image> image) {
         Image img = image.orElseThrow(() -> new IllegalStateException("image '" + vm.spec().image() + "' no longer exists"));
+        boolean hasNics = store.jdbi().withHandle(h -> !store.networks().nicsOfVm(h, vm.id()).isEmpty());
         return new VmRuntimeSpec(vm.id(), vm.tenantId(), vm.spec().name(), vm.spec().vcpus(), vm.spec().memoryMib(),
-                vm.spec().diskGib(), img.boot());
+                vm.spec().diskGib(), img.boot(), java.util.List.of(), null,
+                hasNics ? tenantNetworking.apply(vm.tenantId()).orElse(null) : null);
     }
 
     private static int progressOf(VmPhase phase) {

@@ -50,8 +50,17 @@ public final class VmService {
     private final HostRegistry hosts;
     private final Consumer<String> reconcileSoon;
     private final Clock clock;
+    private final NetworkService networks;
+    private final Consumer<String> reconcileTenantNetworkSoon;
 
     public VmService(Store store, Scheduler scheduler, HostRegistry hosts, Consumer<String> reconcileSoon, Clock clock) {
+        this(store, scheduler, hosts, reconcileSoon, clock, null, t -> { });
+    }
+
+    public VmService(Store store, Scheduler scheduler, HostRegistry hosts, Consumer<String> reconcileSoon, Clock clock,
+            NetworkService networks, Consumer<String> reconcileTenantNetworkSoon) {
+        this.networks = networks;
+        this.reconcileTenantNetworkSoon = reconcileTenantNetworkSoon;
         this.store = store;
         this.scheduler = scheduler;
         this.hosts = hosts;
@@ -60,19 +69,13 @@ public final class VmService {
     }
 
     public Accepted create(Caller caller, String tenantIdForAdmin, VmSpec spec, boolean start, String idempotencyKey) {
+        return create(caller, tenantIdForAdmin, spec, List.of(), start, idempotencyKey);
+    }
+
+    public Accepted create(Caller caller, String tenantIdForAdmin, VmSpec spec, List<String> networkIds, boolean start,
+            String idempotencyKey) {
         Scope scope = Scope.of(caller);
-        String tenantId = switch (caller) {
-            case Caller.TenantMember t -> {
-                if (tenantIdForAdmin != null && !tenantIdForAdmin.equals(t.tenantId())) {
-                    throw new EnclaveException.Forbidden("a tenant token can only create VMs in its own tenant");
-                }
-                yield t.tenantId();
-            }
-            case Caller.Admin a -> {
-                if (tenantIdForAdmin == null) throw new EnclaveException.InvalidRequest("tenantId", "is required when an admin creates a VM");
-                yield tenantIdForAdmin;
-            }
-        };
+        String tenantId = Tenancy.targetTenant(caller, tenantIdForAdmin);
         Optional<Accepted> replay = replay(scope, idempotencyKey);
         if (replay.isPresent()) return replay.get();
 
@@ -99,11 +102,13 @@ public final class VmService {
                 Vm vm = new Vm(vmId, tenantId, spec, hostId, start ? DesiredState.RUNNING : DesiredState.STOPPED, 1,
                         false, DEFAULT_STOP_TIMEOUT_SECONDS, VmPhase.PENDING, 0, false, null, now, now);
                 store.vms().insert(h, vm);
+                if (networks != null) networks.attachNewVm(h, vm, networkIds);
                 Operation op = newOperation(tenantId, OperationKind.CREATE_VM, vmId, 1, now);
                 store.operations().insert(h, op, scope.idempotencyNamespace(), idempotencyKey);
                 return new Accepted(vm, op);
             });
             log.info("vm {} (tenant {}): create accepted: {} on host {}", vmId, tenantId, spec, accepted.vm().hostId());
+            if (networkIds != null && !networkIds.isEmpty()) reconcileTenantNetworkSoon.accept(tenantId);
             reconcileSoon.accept(vmId);
             return accepted;
         } catch (JdbiException e) {
@@ -119,6 +124,14 @@ public final class VmService {
 
     public List<Vm> list(Caller caller, String after, int limit) {
         return store.jdbi().withHandle(h -> store.vms().list(h, Scope.of(caller), after, limit));
+    }
+
+    /** The NICs of the given VMs (one page, ordered by id), by VM id. */
+    public java.util.Map<String, List<io.enclave.controller.persistence.NetworkRepository.NicRow>> nicsOf(Caller caller,
+            List<Vm> page) {
+        if (page.isEmpty()) return java.util.Map.of();
+        return store.jdbi().withHandle(h -> store.networks().nicsInRange(h, Scope.of(caller), page.getFirst().id(),
+                page.getLast().id())).stream().collect(java.util.stream.Collectors.groupingBy(n -> n.nic().vmId()));
     }
 
     public Operation change(Caller caller, String vmId, Action action, Integer stopTimeoutSeconds, String idempotencyKey) {

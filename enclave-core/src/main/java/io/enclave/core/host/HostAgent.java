@@ -1,7 +1,11 @@
 package io.enclave.core.host;
 
+import io.enclave.core.network.PublicNetwork;
+import io.enclave.core.network.RuleCounter;
+import io.enclave.core.network.TenantNetworking;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What the controller asks of the agent that owns one host. Every call is idempotent: calling it again
@@ -46,4 +50,16 @@ public interface HostAgent {
 
     /** Runs a command inside the guest through its guest agent and waits for it. */
     ExecResult exec(String vmId, List<String> command, Duration timeout);
+
+    /**
+     * Converges the public network and one tenant's networks, VM ports, firewall and DHCP/DNS on this
+     * host to exactly {@code tenant}. Idempotent; the firewall's rules change atomically.
+     */
+    void applyNetworking(PublicNetwork publicNetwork, TenantNetworking tenant);
+
+    /** Removes everything of the tenant's networking from this host. */
+    void removeNetworking(String tenantId);
+
+    /** Hit counters of the tenant's firewall rules, by rule id. */
+    Map<String, RuleCounter> ruleCounters(String tenantId);
 }

@@ -3,6 +3,7 @@ package io.enclave.server.testing;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.enclave.agent.exec.ProcessCommandRunner;
 import io.enclave.agent.image.ImageLibrary;
+import io.enclave.agent.network.LinuxNetworkDriver;
 import io.enclave.agent.qemu.Accelerator;
 import io.enclave.agent.qemu.QemuHostAgent;
 import io.enclave.controller.Controller;
@@ -25,10 +26,13 @@ public final class InProcessEnclave implements AutoCloseable {
 
     public final Path dir;
     public final QemuHostAgent agent;
+    public final LinuxNetworkDriver network;
     public final Controller controller;
     public final TestApi admin;
 
-    private InProcessEnclave(Path dir, QemuHostAgent agent, Controller controller, TestApi admin) {
+    private InProcessEnclave(Path dir, QemuHostAgent agent, LinuxNetworkDriver network, Controller controller,
+            TestApi admin) {
+        this.network = network;
         this.dir = dir;
         this.agent = agent;
         this.controller = controller;
@@ -41,22 +45,31 @@ public final class InProcessEnclave implements AutoCloseable {
     }
 
     public static InProcessEnclave start(boolean withDefaultImage, String jdbcUrl) {
+        return start(withDefaultImage, jdbcUrl, null);
+    }
+
+    /** @param netPrefix with tenant networking: the name prefix of every namespace and interface it makes */
+    public static InProcessEnclave start(boolean withDefaultImage, String jdbcUrl, String netPrefix) {
         try {
             Path dir = Files.createTempDirectory(Path.of("/tmp"), "enc-");
+            // dnsmasq drops to user nobody and re-reads its lease files there: the tree must be traversable.
+            Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
             Path images = Files.createDirectories(dir.resolve("images"));
             makeTinyImage(images.resolve(TINY_IMAGE));
             if (withDefaultImage) Files.createSymbolicLink(images.resolve("default"), GuestImages.ensureDefault());
             ProcessCommandRunner runner = new ProcessCommandRunner();
+            LinuxNetworkDriver network = netPrefix == null ? null
+                    : new LinuxNetworkDriver(runner, dir.resolve("network"), netPrefix);
             QemuHostAgent agent = new QemuHostAgent(QemuHostAgent.localHostInfo("host-" + dir.getFileName().toString()
                     .replaceAll("[^a-z0-9]", "").toLowerCase(), "test-host", Accelerator.TCG),
-                    dir.resolve("vms"), runner, Accelerator.TCG, "qemu-system-x86_64");
+                    dir.resolve("vms"), runner, Accelerator.TCG, "qemu-system-x86_64", network);
             Database db = Database.open(jdbcUrl != null ? jdbcUrl : Database.h2Url(dir), null, null);
             Controller.Settings s = Controller.Settings.defaults(0).withResyncEvery(Duration.ofSeconds(2));
             Controller controller = new Controller(db, new ImageLibrary(images, runner), s);
             controller.addHost(agent);
             String token = controller.tenants().bootstrapAdminToken();
             controller.start();
-            return new InProcessEnclave(dir, agent, controller,
+            return new InProcessEnclave(dir, agent, network, controller,
                     new TestApi("http://127.0.0.1:" + controller.port(), token));
         } catch (IOException e) {
             throw new IllegalStateException(e);
@@ -116,10 +129,19 @@ public final class InProcessEnclave implements AutoCloseable {
     @Override
     public void close() {
         RuntimeException failure = null;
+        List<String> tenants = controller.store().jdbi().withHandle(h -> controller.store().firewalls().tenantsWithFirewall(h));
         controller.close();
         for (String vmId : agent.listVms()) {
             try {
                 agent.destroy(vmId);
+            } catch (RuntimeException e) {
+                failure = e;
+            }
+        }
+        if (network != null) {
+            try {
+                tenants.forEach(network::removeTenant);
+                network.removePublicNetwork();
             } catch (RuntimeException e) {
                 failure = e;
             }

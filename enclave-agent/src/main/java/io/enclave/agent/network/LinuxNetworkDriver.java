@@ -1,0 +1,538 @@
+package io.enclave.agent.network;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.enclave.agent.exec.CommandResult;
+import io.enclave.agent.exec.CommandRunner;
+import io.enclave.core.error.EnclaveException;
+import io.enclave.core.host.VmNic;
+import io.enclave.core.network.Cidr;
+import io.enclave.core.network.Network;
+import io.enclave.core.network.Nic;
+import io.enclave.core.network.PublicNetwork;
+import io.enclave.core.network.RuleCounter;
+import io.enclave.core.network.TenantNetworking;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Tenant networks and the light firewall with network namespaces, bridges, veths, TAPs, nftables and
+ * dnsmasq (see docs/network.md for the picture). Every call reads what exists first and issues only the
+ * commands that close the gap, batched per namespace ({@code ip -n NS -b FILE}); nothing is kept in
+ * memory but the public network's description, so a restarted agent converges from the same input.
+ *
+ * <p>Files live under {@code dir}: {@code tenants/<tenantId>/} holds the applied nft scripts, the ip
+ * batches of the last change and one {@code dns/<networkId>/} directory per dnsmasq (config, static
+ * leases, names, lease file, pid file, log). dnsmasq drops to user nobody, so these directories are
+ * world-readable and {@code dir}'s parents must be traversable.
+ */
+public final class LinuxNetworkDriver implements NetworkDriver {
+    private static final Logger log = LoggerFactory.getLogger(LinuxNetworkDriver.class);
+    private static final Duration TIMEOUT = Duration.ofSeconds(30);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Path NETNS_DIR = Path.of("/run/netns");
+    private static final String NO_IPV6_ALL = "net.ipv6.conf.all.disable_ipv6=1";
+    private static final String NO_IPV6_DEFAULT = "net.ipv6.conf.default.disable_ipv6=1";
+
+    private final CommandRunner runner;
+    private final Path dir;
+    private final NetNames names;
+    private final Map<String, Object> locks = new ConcurrentHashMap<>();
+    private volatile PublicNetwork publicNetwork;
+
+    /** One link as {@code ip -j -d addr show} reports it; {@code addrs} are "a.b.c.d/len". */
+    record Link(String name, String kind, String master, int mtu, boolean up, Set<String> addrs) {}
+
+    public LinuxNetworkDriver(CommandRunner runner, Path dir, String namePrefix) {
+        this.runner = runner;
+        this.dir = dir;
+        this.names = new NetNames(namePrefix);
+        mkdirs(dir.resolve("tenants"));
+    }
+
+    public NetNames names() {
+        return names;
+    }
+
+    // ---------------------------------------------------------------- public network
+
+    @Override
+    public synchronized void ensurePublicNetwork(PublicNetwork pub) {
+        pub.validate();
+        if (pub.uplink() != null) {
+            throw new EnclaveException.InvalidRequest("uplink", "bridging the public network to a host interface is not implemented yet");
+        }
+        String ns = names.publicNamespace();
+        if (ensureNamespace(ns)) sysctl(ns, NO_IPV6_ALL, NO_IPV6_DEFAULT);
+        Map<String, Link> links = links(ns);
+        String br = names.publicBridge();
+        Link b = links.get(br);
+        List<String> cmds = new ArrayList<>();
+        if (b == null) cmds.add("link add " + br + " type bridge");
+        if (b == null || b.mtu() != pub.mtu() || !b.up()) cmds.add("link set " + br + " mtu " + pub.mtu() + " up");
+        addresses(cmds, br, b, Set.of(pub.gateway() + "/" + pub.parsedCidr().prefixLength()));
+        batch(ns, cmds, dir.resolve("public.ip"));
+        publicNetwork = pub;
+    }
+
+    @Override
+    public synchronized void removePublicNetwork() {
+        deleteNamespace(names.publicNamespace());
+        publicNetwork = null;
+    }
+
+    // ---------------------------------------------------------------- tenants
+
+    @Override
+    public void applyTenant(TenantNetworking t) {
+        PublicNetwork pub = publicNetwork;
+        if (pub == null) throw new IllegalStateException("ensurePublicNetwork must come first");
+        t.validate(pub);
+        synchronized (lock(t.tenantId())) {
+            long start = System.nanoTime();
+            Path tdir = tenantDir(t.tenantId());
+            mkdirs(tdir);
+            String tns = names.tenantNamespace(t.tenantId());
+            String fns = names.firewallNamespace(t.tenantId());
+            String pns = names.publicNamespace();
+
+            // Namespaces (one ip process for both, with their sysctls). Process starts dominate the time
+            // of a change, so everything below is batched: one ip process per namespace for links, one
+            // for nft + dnsmasq; reads are skipped for namespaces that were just created.
+            boolean tenantFresh = !Files.exists(NETNS_DIR.resolve(tns));
+            boolean firewallFresh = !Files.exists(NETNS_DIR.resolve(fns));
+            List<String> setup = new ArrayList<>();
+            if (tenantFresh) setup.add("netns add " + tns);
+            if (firewallFresh) setup.add("netns add " + fns);
+            if (tenantFresh) setup.add("netns exec " + tns + " sysctl -q -w " + NO_IPV6_ALL + " " + NO_IPV6_DEFAULT);
+            if (firewallFresh) setup.add("netns exec " + fns + " sysctl -q -w " + NO_IPV6_ALL + " " + NO_IPV6_DEFAULT + " net.ipv4.ip_forward=1");
+            batch(null, setup, tdir.resolve("setup.ip"));
+
+            FirewallState fwState = firewallFresh ? new FirewallState(Map.of(), null) : firewallState(fns, tdir);
+            Map<String, Link> fw = fwState.links();
+            Map<String, Link> tn = tenantFresh ? Map.of() : links(tns);
+            // A fresh firewall namespace means its veth pairs (and their public ends) are gone too.
+            Map<String, Link> pb = firewallFresh ? Map.of() : links(pns);
+            List<String> fwDel = new ArrayList<>();
+            List<String> fwCmds = new ArrayList<>();
+            List<String> tnDel = new ArrayList<>();
+            List<String> tnCmds = new ArrayList<>();
+            List<String> pbCmds = new ArrayList<>();
+
+            Link lo = fw.get("lo");
+            if (lo == null || !lo.up()) fwCmds.add("link set lo up");
+
+            // Port 2: a veth from the public bridge to the firewall, with the tenant's public addresses.
+            String wan = names.firewallWan();
+            String publicPort = names.publicPort(t.tenantId());
+            String pubBridge = names.publicBridge();
+            Link w = fw.get(wan);
+            int pubMtu = pub.mtu();
+            if (w == null) {
+                pbCmds.add("link add " + publicPort + " mtu " + pubMtu + " master " + pubBridge + " up type veth peer name "
+                        + wan + " mtu " + pubMtu + " netns " + fns);
+            } else {
+                Link pp = pb.get(publicPort);
+                if (pp == null || !pubBridge.equals(pp.master()) || pp.mtu() != pubMtu || !pp.up()) {
+                    pbCmds.add("link set " + publicPort + " master " + pubBridge + " mtu " + pubMtu + " up");
+                }
+            }
+            if (w == null || w.mtu() != pubMtu || !w.up()) fwCmds.add("link set " + wan + " mtu " + pubMtu + " up");
+            Set<String> wanAddrs = new LinkedHashSet<>();
+            wanAddrs.add(t.publicIp() + "/" + pub.parsedCidr().prefixLength());
+            t.oneToOneNats().forEach(n -> wanAddrs.add(n.publicIp() + "/32"));
+            addresses(fwCmds, wan, w, wanAddrs);
+
+            // Port 1: per network a bridge in the tenant namespace and a veth to the firewall (the gateway).
+            Map<String, String> legs = new LinkedHashMap<>();
+            Set<String> freshLegs = new HashSet<>();
+            Set<String> wantTn = new HashSet<>();
+            Set<String> wantFw = new HashSet<>(Set.of("lo", wan));
+            for (Network n : t.networks()) {
+                String br = names.networkBridge(n.id());
+                String g = names.gatewayPort(n.id());
+                String leg = names.firewallLeg(n.id());
+                int mtu = n.mtu();
+                legs.put(n.id(), leg);
+                wantTn.add(br);
+                wantTn.add(g);
+                wantFw.add(leg);
+                Link b = tn.get(br);
+                if (b == null) tnCmds.add("link add " + br + " type bridge");
+                if (b == null || b.mtu() != mtu || !b.up()) tnCmds.add("link set " + br + " mtu " + mtu + " up");
+                Link l = fw.get(leg);
+                if (l == null) {
+                    freshLegs.add(n.id());
+                    if (tn.containsKey(g)) tnDel.add("link del " + g);
+                    tnCmds.add("link add " + g + " mtu " + mtu + " master " + br + " up type veth peer name " + leg
+                            + " mtu " + mtu + " netns " + fns);
+                } else {
+                    Link gl = tn.get(g);
+                    if (gl == null || !br.equals(gl.master()) || gl.mtu() != mtu || !gl.up()) {
+                        tnCmds.add("link set " + g + " master " + br + " mtu " + mtu + " up");
+                    }
+                }
+                if (l == null || l.mtu() != mtu || !l.up()) fwCmds.add("link set " + leg + " mtu " + mtu + " up");
+                addresses(fwCmds, leg, l, Set.of(n.gateway() + "/" + Cidr.parse(n.cidr()).prefixLength()));
+            }
+
+            // VM ports: a persistent TAP per NIC on its network's bridge.
+            Map<Nic, String> ports = new LinkedHashMap<>();
+            for (Nic nic : t.nics()) {
+                Network n = t.network(nic.networkId()).orElseThrow();
+                String tap = names.tap(nic.vmId(), n.id());
+                String br = names.networkBridge(n.id());
+                ports.put(nic, tap);
+                wantTn.add(tap);
+                Link l = tn.get(tap);
+                if (l == null) tnCmds.add("tuntap add mode tap name " + tap);
+                if (l == null || !br.equals(l.master()) || l.mtu() != n.mtu() || !l.up()) {
+                    tnCmds.add("link set " + tap + " master " + br + " mtu " + n.mtu() + " up");
+                }
+            }
+
+            // What is ours but no longer wanted goes (a veth takes its peer with it).
+            for (Link l : fw.values()) {
+                if (!wantFw.contains(l.name()) && names.isFirewallLeg(l.name())) fwDel.add("link del " + l.name());
+            }
+            for (Link l : tn.values()) {
+                String name = l.name();
+                if (wantTn.contains(name)) continue;
+                if (names.isTap(name) || names.isBridge(name)) tnDel.add("link del " + name);
+                if (names.isGatewayPort(name)) {
+                    String leg = names.prefix() + "n" + name.substring(names.prefix().length() + 1);
+                    if (!fw.containsKey(leg)) tnDel.add("link del " + name);
+                }
+            }
+
+            // The firewall's default route: the public network's gateway.
+            if (w == null || !pub.gateway().equals(fwState.gateway())) {
+                fwCmds.add("route replace default via " + pub.gateway() + " dev " + wan);
+            }
+
+            List<String> tnAll = new ArrayList<>(tnDel);
+            tnAll.addAll(tnCmds);
+            List<String> fwAll = new ArrayList<>(fwDel);
+            fwAll.addAll(fwCmds);
+            int changes = setup.size() + pbCmds.size() + tnAll.size() + fwAll.size();
+            batch(pns, pbCmds, tdir.resolve("public.ip"));
+            batch(tns, tnAll, tdir.resolve("tenant.ip"));
+            batch(fns, fwAll, tdir.resolve("firewall.ip"));
+
+            // Firewall rules (atomically; counters of unchanged rules keep counting), port guard, dnsmasq:
+            // one ip process running each in its namespace.
+            List<String> exec = new ArrayList<>();
+            List<Runnable> afterExec = new ArrayList<>();
+            Set<String> existing = firewallFresh ? Set.of() : counterValues(fns).keySet();
+            String fwScript = NftFirewall.script(t, new NftFirewall.Ports(wan, legs), existing);
+            if (!existing.equals(NftFirewall.counters(t)) || !fwScript.equals(read(tdir.resolve("firewall.nft")))) {
+                exec.add("netns exec " + fns + " nft -f " + staged(tdir.resolve("firewall.nft"), fwScript, afterExec));
+            }
+            String guard = NftPortGuard.script(ports, names.prefix() + "t*");
+            if (tenantFresh || !guard.equals(read(tdir.resolve("ports.nft")))) {
+                exec.add("netns exec " + tns + " nft -f " + staged(tdir.resolve("ports.nft"), guard, afterExec));
+            }
+            exec.addAll(dnsmasqCommands(t, fns, legs, freshLegs, firewallFresh, tdir.resolve("dns")));
+            changes += exec.size();
+            // Always (a firewall that does not forward is a silent outage); nearly free when batched.
+            if (!firewallFresh && exec.isEmpty()) {
+                runner.runChecked(List.of("ip", "netns", "exec", fns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"), TIMEOUT);
+            } else {
+                if (!firewallFresh) exec.add("netns exec " + fns + " sysctl -q -w net.ipv4.ip_forward=1");
+                batch(null, exec, tdir.resolve("exec.ip"));
+            }
+            afterExec.forEach(Runnable::run);
+            removeStaleDnsmasq(t, tdir.resolve("dns"));
+            log.info("tenant {}: network converged in {} ms ({} changes)", t.tenantId(),
+                    (System.nanoTime() - start) / 1_000_000, changes);
+        }
+    }
+
+    /** Writes {@code script} next to {@code file}; {@code file} takes it once it has been applied. */
+    private static Path staged(Path file, String script, List<Runnable> afterApply) {
+        Path next = file.resolveSibling(file.getFileName() + ".new");
+        write(next, script);
+        afterApply.add(() -> {
+            try {
+                Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot move " + next + ": " + e.getMessage(), e);
+            }
+        });
+        return next;
+    }
+
+    @Override
+    public void removeTenant(String tenantId) {
+        synchronized (lock(tenantId)) {
+            Path tdir = tenantDir(tenantId);
+            Path dns = tdir.resolve("dns");
+            if (Files.isDirectory(dns)) {
+                for (Path d : list(dns)) stopDnsmasq(new Dnsmasq.Instance(d));
+            }
+            deleteNamespace(names.firewallNamespace(tenantId));
+            deleteNamespace(names.tenantNamespace(tenantId));
+            deleteTree(tdir);
+            log.info("tenant {}: network removed", tenantId);
+        }
+        locks.remove(tenantId);
+    }
+
+    @Override
+    public Map<String, RuleCounter> ruleCounters(String tenantId) {
+        String fns = names.firewallNamespace(tenantId);
+        if (!Files.exists(NETNS_DIR.resolve(fns))) throw new EnclaveException.NotFound("tenant network", tenantId);
+        Map<String, RuleCounter> out = new TreeMap<>();
+        counterValues(fns).forEach((name, c) -> out.put(NftFirewall.ruleIdOf(name),
+                new RuleCounter(NftFirewall.ruleIdOf(name), c.packets(), c.bytes())));
+        return out;
+    }
+
+    @Override
+    public NicAttachment nicAttachment(TenantNetworking tenant, String vmId, String networkId) {
+        Nic nic = tenant.nic(vmId, networkId).orElseThrow(() -> new EnclaveException.NotFound("NIC", vmId + "/" + networkId));
+        Network net = tenant.network(nic.networkId()).orElseThrow();
+        return new NicAttachment(tenant.tenantId(), names.tenantNamespace(tenant.tenantId()),
+                new VmNic(net.id(), names.tap(vmId, net.id()), nic.mac(), net.mtu()));
+    }
+
+    // ---------------------------------------------------------------- dnsmasq
+
+    /** Commands (for an {@code ip -b} batch) that start or reload each network's dnsmasq as needed. */
+    private List<String> dnsmasqCommands(TenantNetworking t, String fns, Map<String, String> legs, Set<String> freshLegs,
+            boolean firewallFresh, Path root) {
+        List<String> cmds = new ArrayList<>();
+        mkdirs(root);
+        for (Network n : t.networks()) {
+            Dnsmasq.Instance d = new Dnsmasq.Instance(root.resolve(n.id()));
+            mkdirs(d.dir());
+            boolean confChanged = writeIfChanged(d.conf(), Dnsmasq.conf(n, legs.get(n.id()), d));
+            boolean hostsChanged = writeIfChanged(d.dhcpHosts(), Dnsmasq.dhcpHosts(t, n));
+            hostsChanged |= writeIfChanged(d.hosts(), Dnsmasq.hosts(t, n));
+            Optional<Long> pid = dnsmasqPid(d);
+            // bind-interfaces: a re-created leg needs a new dnsmasq.
+            if (pid.isPresent() && (confChanged || firewallFresh || freshLegs.contains(n.id()))) {
+                stopDnsmasq(d);
+                pid = Optional.empty();
+            }
+            if (pid.isEmpty()) {
+                cmds.add("netns exec " + fns + " dnsmasq --conf-file=" + d.conf());
+            } else if (hostsChanged) {
+                // dnsmasq re-reads dhcp-hosts and hosts on SIGHUP (kill runs in the batch's ip; any netns does).
+                cmds.add("netns exec " + fns + " kill -HUP " + pid.get());
+            }
+        }
+        return cmds;
+    }
+
+    private void removeStaleDnsmasq(TenantNetworking t, Path root) {
+        Set<String> wanted = new HashSet<>();
+        t.networks().forEach(n -> wanted.add(n.id()));
+        for (Path stale : list(root)) {
+            if (wanted.contains(stale.getFileName().toString())) continue;
+            stopDnsmasq(new Dnsmasq.Instance(stale));
+            deleteTree(stale);
+        }
+    }
+
+    /** The instance's pid if that process is alive and is this instance's dnsmasq. */
+    static Optional<Long> dnsmasqPid(Dnsmasq.Instance d) {
+        try {
+            if (!Files.exists(d.pid())) return Optional.empty();
+            long pid = Long.parseLong(Files.readString(d.pid()).strip());
+            Path cmdline = Path.of("/proc", Long.toString(pid), "cmdline");
+            if (!Files.exists(cmdline)) return Optional.empty();
+            String args = new String(Files.readAllBytes(cmdline), StandardCharsets.UTF_8);
+            return args.contains("--conf-file=" + d.conf()) ? Optional.of(pid) : Optional.empty();
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static void stopDnsmasq(Dnsmasq.Instance d) {
+        dnsmasqPid(d).flatMap(ProcessHandle::of).ifPresent(h -> {
+            h.destroy();
+            try {
+                h.onExit().get(3, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                h.destroyForcibly();
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- kernel state
+
+    private boolean ensureNamespace(String ns) {
+        if (Files.exists(NETNS_DIR.resolve(ns))) return false;
+        runner.runChecked(List.of("ip", "netns", "add", ns), TIMEOUT);
+        return true;
+    }
+
+    private void deleteNamespace(String ns) {
+        if (Files.exists(NETNS_DIR.resolve(ns))) runner.runChecked(List.of("ip", "netns", "delete", ns), TIMEOUT);
+    }
+
+    private void sysctl(String ns, String... settings) {
+        List<String> argv = new ArrayList<>(List.of("ip", "netns", "exec", ns, "sysctl", "-q", "-w"));
+        argv.addAll(List.of(settings));
+        runner.runChecked(argv, TIMEOUT);
+    }
+
+    Map<String, Link> links(String ns) {
+        CommandResult r = runner.runChecked(List.of("ip", "-n", ns, "-j", "-d", "addr", "show"), TIMEOUT);
+        try {
+            return parseLinks(JSON.readTree(r.stdout().isBlank() ? "[]" : r.stdout()));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot parse ip -j output of " + ns + ": " + e.getMessage(), e);
+        }
+    }
+
+    record FirewallState(Map<String, Link> links, String gateway) {}
+
+    /** The firewall namespace's links and default gateway, read by one ip process. */
+    private FirewallState firewallState(String fns, Path tdir) {
+        Path reads = tdir.resolve("read.ip");
+        writeIfChanged(reads, "addr show\nroute show default\n");
+        CommandResult r = runner.runChecked(List.of("ip", "-n", fns, "-j", "-d", "-b", reads.toString()), TIMEOUT);
+        try (var parser = JSON.getFactory().createParser(r.stdout())) {
+            List<JsonNode> values = JSON.readValues(parser, JsonNode.class).readAll();
+            if (values.size() != 2) throw new IllegalStateException("unexpected ip output for " + fns + ": " + r.stdout());
+            String gateway = null;
+            for (JsonNode route : values.get(1)) if (route.has("gateway")) gateway = route.get("gateway").asText();
+            return new FirewallState(parseLinks(values.get(0)), gateway);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot parse ip -j output of " + fns + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Map<String, Link> parseLinks(JsonNode array) {
+        Map<String, Link> links = new LinkedHashMap<>();
+        for (JsonNode l : array) {
+            Set<String> addrs = new LinkedHashSet<>();
+            for (JsonNode a : l.path("addr_info")) {
+                if ("inet".equals(a.path("family").asText())) addrs.add(a.path("local").asText() + "/" + a.path("prefixlen").asInt());
+            }
+            boolean up = false;
+            for (JsonNode f : l.path("flags")) up |= "UP".equals(f.asText());
+            String name = l.path("ifname").asText();
+            links.put(name, new Link(name, l.path("linkinfo").path("info_kind").asText(null),
+                    l.path("master").asText(null), l.path("mtu").asInt(), up, addrs));
+        }
+        return links;
+    }
+
+    private static void addresses(List<String> cmds, String ifname, Link link, Set<String> wanted) {
+        Set<String> have = link == null ? Set.of() : link.addrs();
+        for (String a : wanted) if (!have.contains(a)) cmds.add("addr add " + a + " dev " + ifname);
+        for (String a : have) if (!wanted.contains(a)) cmds.add("addr del " + a + " dev " + ifname);
+    }
+
+    /** Runs {@code cmds} in {@code ns} as one {@code ip -b} batch (kept in {@code file} for a reader). */
+    private void batch(String ns, List<String> cmds, Path file) {
+        if (cmds.isEmpty()) return;
+        write(file, String.join("\n", cmds) + "\n");
+        runner.runChecked(ns == null ? List.of("ip", "-b", file.toString()) : List.of("ip", "-n", ns, "-b", file.toString()), TIMEOUT);
+    }
+
+    record Counter(long packets, long bytes) {}
+
+    /** The firewall table's named counters (empty if the table does not exist). */
+    private Map<String, Counter> counterValues(String fns) {
+        CommandResult r = runner.run(List.of("ip", "netns", "exec", fns, "nft", "-j", "list", "counters", "table",
+                "inet", NftFirewall.TABLE), TIMEOUT);
+        Map<String, Counter> out = new TreeMap<>();
+        if (!r.ok()) return out;
+        try {
+            for (JsonNode item : JSON.readTree(r.stdout()).path("nftables")) {
+                JsonNode c = item.get("counter");
+                if (c != null) out.put(c.path("name").asText(), new Counter(c.path("packets").asLong(), c.path("bytes").asLong()));
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot parse nft counters of " + fns + ": " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- files
+
+    private Path tenantDir(String tenantId) {
+        if (!TenantNetworking.ID.matcher(tenantId).matches()) throw new IllegalArgumentException("bad tenant id " + tenantId);
+        return dir.resolve("tenants").resolve(tenantId);
+    }
+
+    private Object lock(String tenantId) {
+        return locks.computeIfAbsent(tenantId, k -> new Object());
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.exists(file) ? Files.readString(file) : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private static boolean writeIfChanged(Path file, String content) {
+        if (content.equals(read(file))) return false;
+        write(file, content);
+        return true;
+    }
+
+    private static void write(Path file, String content) {
+        try {
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            Files.writeString(tmp, content);
+            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void mkdirs(Path d) {
+        try {
+            Files.createDirectories(d);
+            Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwxr-xr-x"));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot create " + d + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static List<Path> list(Path d) {
+        if (!Files.isDirectory(d)) return List.of();
+        try (Stream<Path> s = Files.list(d)) {
+            return s.filter(Files::isDirectory).sorted().toList();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot list " + d + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteTree(Path d) {
+        if (!Files.exists(d)) return;
+        try (Stream<Path> walk = Files.walk(d)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot remove " + d + ": " + e.getMessage(), e);
+        }
+    }
+}
