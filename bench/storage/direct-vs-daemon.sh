@@ -2,6 +2,8 @@
 # Sequential write then read of a qcow2 volume through QEMU's block layer (qemu-img bench, 1 MiB
 # requests, queue depth 4, O_DIRECT), opened directly vs through a qemu-storage-daemon NBD export on a
 # unix socket; for 1 copy and for a 3-copy quorum. Prints MiB/s. Usage: direct-vs-daemon.sh [dir] [MiB]
+# The direct quorum has no rewrite-corrupted: qemu-img bench opens it read-only for the read pass, and
+# rewrite-corrupted needs write access (it only matters when copies disagree, which they do not here).
 set -euo pipefail
 dir=${1:-/tmp/ent4-bench}
 mib=${2:-512}

@@ -72,7 +72,8 @@ public final class Controller implements AutoCloseable {
         NetworkReconciler networkReconciler = new NetworkReconciler(store, hosts, networks);
         this.networkLoop = new ReconcileLoop("tenant-network", networkReconciler::reconcile,
                 () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)),
-                () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)), 1, settings.resyncEvery());
+                () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)), 1,
+                settings.resyncEvery().multipliedBy(6));
         VmReconciler reconciler = new VmReconciler(store, hosts, new VmLifecycle(settings.guestReadyTimeout()), clock,
                 networks::desired, networkLoop::enqueue);
         this.loop = new ReconcileLoop("vm", reconciler::reconcile,

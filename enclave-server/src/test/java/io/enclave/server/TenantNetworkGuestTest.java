@@ -9,6 +9,7 @@ import io.enclave.agent.exec.ProcessCommandRunner;
 import io.enclave.agent.network.NetNames;
 import io.enclave.server.testing.GuestImages;
 import io.enclave.server.testing.InProcessEnclave;
+import io.enclave.server.testing.OutsideWorld;
 import io.enclave.server.testing.TestApi;
 import io.enclave.server.testing.TestApi.Response;
 import java.nio.file.Files;
@@ -29,11 +30,12 @@ import org.junit.jupiter.api.Test;
  */
 class TenantNetworkGuestTest {
     static final String PREFIX = "ene";
-    static final String EXT_NS = PREFIX + "-ext";
-    static final String EXT_IP = "198.51.100.200";
+    static final String EXT_IP = OutsideWorld.IP;
     static final ProcessCommandRunner SH = new ProcessCommandRunner();
     static InProcessEnclave enclave;
     static NetNames names = new NetNames(PREFIX);
+    static OutsideWorld outside;
+    static String EXT_NS;
 
     @BeforeAll
     static void start() {
@@ -43,7 +45,7 @@ class TenantNetworkGuestTest {
     @AfterAll
     static void stop() {
         try {
-            SH.run(List.of("ip", "netns", "del", EXT_NS), Duration.ofSeconds(10));
+            if (outside != null) outside.close();
         } finally {
             enclave.close();
         }
@@ -77,7 +79,8 @@ class TenantNetworkGuestTest {
         awaitLease(b, vmB, "10.0.0.2");
         assertThat(guest(a, vmA, "ping -c1 -W2 10.0.0.1").path("exitCode").asInt()).as("gateway").isZero();
 
-        externalClient();
+        outside = new OutsideWorld(names);
+        EXT_NS = outside.namespace;
         // Egress: the outside sees the tenant's public address as the source.
         Path seen = Files.createTempFile("ene-peer", ".txt");
         Process listener = new ProcessBuilder("ip", "netns", "exec", EXT_NS, "python3", "-c",
@@ -192,19 +195,8 @@ class TenantNetworkGuestTest {
         return r.json();
     }
 
-    private static void externalClient() {
-        SH.run(List.of("ip", "netns", "del", EXT_NS), Duration.ofSeconds(10));
-        SH.runChecked("ip", "netns", "add", EXT_NS);
-        SH.runChecked("ip", "link", "add", PREFIX + "x0", "netns", EXT_NS, "type", "veth", "peer", "name", PREFIX + "x1",
-                "netns", names.publicNamespace());
-        SH.runChecked("ip", "-n", names.publicNamespace(), "link", "set", PREFIX + "x1", "master", names.publicBridge(), "up");
-        SH.runChecked("ip", "-n", EXT_NS, "addr", "add", EXT_IP + "/24", "dev", PREFIX + "x0");
-        SH.runChecked("ip", "-n", EXT_NS, "link", "set", PREFIX + "x0", "up");
-        SH.runChecked("ip", "-n", EXT_NS, "link", "set", "lo", "up");
-    }
-
     private static CommandResult curlFromOutside(String url) {
-        return SH.run(List.of("ip", "netns", "exec", EXT_NS, "curl", "-s", "--max-time", "3", url), Duration.ofSeconds(10));
+        return outside.curl(url);
     }
 
     private static JsonNode findRule(JsonNode firewall, String ruleId) {

@@ -36,10 +36,9 @@ public final class NetworkReconciler {
             for (HostAgent agent : hosts.all()) agent.removeNetworking(tenantId);
             return Result.DONE;
         }
+        // Applied even when the generation is already observed: the apply is idempotent and repairs
+        // drift on the host (a firewall namespace that was removed, a dnsmasq that died).
         long generation = before.get().generation();
-        if (before.get().observedGeneration() >= generation && "ready".equals(before.get().phase())) {
-            return Result.DONE;
-        }
         Optional<PublicNetwork> pub = networks.publicNetwork();
         Optional<TenantNetworking> desired = networks.desired(tenantId);
         if (pub.isEmpty() || desired.isEmpty()) {
@@ -49,11 +48,13 @@ public final class NetworkReconciler {
         try {
             long start = System.nanoTime();
             for (HostAgent agent : hosts.all()) agent.applyNetworking(pub.get(), desired.get());
-            log.info("tenant {}: networking generation {} applied in {} ms ({} networks, {} NICs, {} rules)", tenantId,
+            log.debug("tenant {}: networking generation {} applied in {} ms ({} networks, {} NICs, {} rules)", tenantId,
                     generation, (System.nanoTime() - start) / 1_000_000, desired.get().networks().size(),
                     desired.get().nics().size(), desired.get().ingressRules().size() + desired.get().portForwards().size()
                             + desired.get().oneToOneNats().size() + desired.get().egressRules().size());
-            record(tenantId, generation, "ready", null);
+            if (before.get().observedGeneration() < generation || !"ready".equals(before.get().phase())) {
+                record(tenantId, generation, "ready", null);
+            }
             return Result.DONE;
         } catch (RuntimeException e) {
             log.warn("tenant {}: applying networking generation {} failed: {}", tenantId, generation, e.getMessage());

@@ -14,6 +14,8 @@ import java.util.List;
  * start it again on the same data directory.
  */
 public final class ServerProcess implements AutoCloseable {
+    /** Prefix of every namespace and interface the server process makes. */
+    public static final String NET_PREFIX = "enr";
     public final Path dataDir;
     public final Path imagesDir;
     public final int port;
@@ -30,7 +32,7 @@ public final class ServerProcess implements AutoCloseable {
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ServerMain.class.getName(),
                 "--data-dir", dataDir.toString(), "--images-dir", imagesDir.toString(), "--port", Integer.toString(port),
-                "--accel", "tcg", "--resync-seconds", "2"));
+                "--accel", "tcg", "--resync-seconds", "2", "--net-prefix", NET_PREFIX));
         try {
             Files.createDirectories(dataDir);
             process = new ProcessBuilder(cmd).redirectErrorStream(true)
