@@ -13,14 +13,14 @@ final class Follow {
     static int vmOperation(Session session, JsonNode accepted, JsonNode operation, WaitOptions wait) {
         Printer printer = session.printer();
         if (!wait.wait) {
-            printer.show(accepted);
+            printer.show(accepted, "nics", Views.NICS);
             return 0;
         }
         JsonNode done = wait.waiter(session).await(operation);
         if ("delete_vm".equals(Json.text(done, "kind"))) {
             printer.show(done);
         } else {
-            printer.show(session.api().get(ApiClient.path("vms", Json.text(done, "targetId"))));
+            printer.show(session.api().get(ApiClient.path("vms", Json.text(done, "targetId"))), "nics", Views.NICS);
         }
         return 0;
     }

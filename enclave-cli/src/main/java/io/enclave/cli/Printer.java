@@ -1,6 +1,7 @@
 package io.enclave.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,6 +44,26 @@ final class Printer {
         for (Map.Entry<String, String> line : lines) {
             String key = line.getKey() + ":";
             out.println((key + " ".repeat(width - key.length()) + " " + line.getValue()).stripTrailing());
+        }
+    }
+
+    /**
+     * One resource with a list inside it: its JSON; or its {@code key: value} lines without {@code arrayField},
+     * then an empty line and a table of that list ({@code arrayField: -} when the list is empty).
+     */
+    void show(JsonNode resource, String arrayField, List<Views.Field> fields) {
+        JsonNode array = resource.path(arrayField);
+        if (json() || !resource.isObject() || !array.isArray()) {
+            show(resource);
+            return;
+        }
+        ObjectNode rest = ((ObjectNode) resource).deepCopy();
+        if (array.isEmpty()) rest.putNull(arrayField);
+        else rest.remove(arrayField);
+        show(rest);
+        if (!array.isEmpty()) {
+            out.println();
+            out.print(Views.table(fields, array).render());
         }
     }
 

@@ -6,7 +6,7 @@ import picocli.CommandLine.ScopeType;
 
 /** {@code enclave}: the global options, inherited by every subcommand, and the command groups. */
 @Command(name = "enclave",
-        description = "Manage tenants, tokens, VMs and images of an Enclave installation through its REST API.",
+        description = "Manage tenants, tokens, VMs, images, networks and firewalls of an Enclave installation through its REST API.",
         mixinStandardHelpOptions = true,
         version = "enclave 0.1.0",
         scope = ScopeType.INHERIT,
@@ -17,7 +17,10 @@ import picocli.CommandLine.ScopeType;
                 VmCommands.class,
                 OperationCommands.class,
                 ImageCommands.class,
-                HostCommands.class},
+                HostCommands.class,
+                PublicNetworkCommands.class,
+                NetworkCommands.class,
+                FirewallCommands.class},
         footer = {"", "Environment: ENCLAVE_URL (API base, e.g. http://127.0.0.1:8470/v1) and ENCLAVE_TOKEN.",
                 "Exit codes: 0 ok, 1 API or connection error, 2 usage error, 3 waited-for operation failed."})
 final class RootCommand {

@@ -18,7 +18,38 @@ final class Views {
             number("MEM", n -> Units.withUnit(n, "memoryMib", "MiB")),
             number("DISK", n -> Units.withUnit(n, "diskGib", "GiB")),
             text("HOST", "hostId"),
+            new Field(new Table.Column("IP", false), n -> Json.text(n.path("nics").path(0), "ip")),
             new Field(new Table.Column("GUEST", false), n -> n.path("guestReady").asBoolean() ? "ready" : "-"));
+
+    /** A VM's NICs, shown under {@code vm show}. */
+    static final List<Field> NICS = List.of(
+            text("NETWORK", "networkId"),
+            text("MAC", "mac"),
+            text("IP", "ip"));
+
+    static final List<Field> NETWORKS = List.of(
+            text("ID", "id"),
+            text("NAME", "name"),
+            text("TENANT", "tenantId"),
+            text("CIDR", "cidr"),
+            text("GATEWAY", "gateway"),
+            number("MTU", n -> Json.text(n, "mtu")),
+            time("CREATED", "createdAt"));
+
+    /** A firewall's rules, shown under {@code firewall show}. */
+    static final List<Field> RULES = List.of(
+            text("ID", "id"),
+            text("KIND", "kind"),
+            text("PROTO", "protocol"),
+            new Field(new Table.Column("PORTS", false), Views::ports),
+            new Field(new Table.Column("SOURCE/DEST", false),
+                    n -> Json.text(n, "sourceCidr") != null ? Json.text(n, "sourceCidr") : Json.text(n, "destinationCidr")),
+            number("PUBLIC-PORT", n -> Json.text(n, "publicPort")),
+            text("VM", "vmId"),
+            number("TARGET-PORT", n -> Json.text(n, "targetPort")),
+            text("PUBLIC-IP", "publicIp"),
+            number("PACKETS", n -> Json.text(n, "packets")),
+            number("BYTES", n -> n.hasNonNull("bytes") ? Units.bytes(n.get("bytes").asLong()) : null));
 
     static final List<Field> TENANTS = List.of(
             text("ID", "id"),
@@ -81,6 +112,14 @@ final class Views {
 
     private static Field number(String header, Function<JsonNode, String> cell) {
         return new Field(new Table.Column(header, true), cell);
+    }
+
+    /** {@code 80}, {@code 8000-8099}, or null when the rule has no ports. */
+    private static String ports(JsonNode rule) {
+        String from = Json.text(rule, "portFrom");
+        String to = Json.text(rule, "portTo");
+        if (from == null) return to;
+        return to == null || to.equals(from) ? from : from + "-" + to;
     }
 
     /** {@code used/quota} with a unit, such as {@code 2048/8192MiB}. */

@@ -42,6 +42,9 @@ final class VmCommands {
         @Option(names = "--no-start", description = "Create it stopped.") boolean noStart;
         @Option(names = "--tenant", paramLabel = "ID", description = "The tenant to create it in (required for admins).")
         String tenantId;
+        @Option(names = "--network", paramLabel = "NET_ID",
+                description = "Put a NIC on this network of the tenant (repeatable; NICs in the order given).")
+        List<String> networks;
         @Mixin IdempotencyOption idempotency;
         @Mixin WaitOptions wait;
 
@@ -59,6 +62,7 @@ final class VmCommands {
             body.put("image", image);
             if (noStart) body.put("start", false);
             if (tenantId != null) body.put("tenantId", tenantId);
+            if (networks != null && !networks.isEmpty()) body.put("networks", networks);
             JsonNode accepted = session.api().post("/vms", body, idempotency.key);
             JsonNode operation = accepted.path("operation");
             JsonNode shown = accepted;
@@ -112,7 +116,7 @@ final class VmCommands {
         }
     }
 
-    @Command(name = "show", description = "Show a VM.")
+    @Command(name = "show", description = "Show a VM, then its NICs (network, MAC, IP).")
     static final class Show implements Callable<Integer> {
         private final Session session;
 
@@ -124,7 +128,7 @@ final class VmCommands {
 
         @Override
         public Integer call() {
-            session.printer().show(session.api().get(ApiClient.path("vms", id)));
+            session.printer().show(session.api().get(ApiClient.path("vms", id)), "nics", Views.NICS);
             return 0;
         }
     }

@@ -221,4 +221,87 @@ class CommandsTest {
         assertThat(json(api.requests().getFirst().body())).isEqualTo(json(
                 "{\"name\":\"alpine\",\"path\":\"/srv/alpine.qcow2\",\"kernel\":\"/srv/vmlinuz\",\"guestAgent\":true}"));
     }
+
+    @Test
+    void vmCreateSendsTheNetworksInTheOrderGiven() throws IOException {
+        api.on("POST", "/vms", 202, "{\"vm\":" + vm("vm-1", "web")
+                + ",\"operation\":{\"id\":\"op-7\",\"status\":\"pending\"}}");
+
+        Cli.Result r = Cli.run(api.env(), "vm", "create", "web", "--vcpus", "1", "--memory-mib", "64",
+                "--disk-gib", "1", "--image", "alpine", "--network", "net-2", "--network", "net-1");
+
+        assertThat(r.exitCode()).isZero();
+        assertThat(json(api.requests().getFirst().body())).isEqualTo(json("""
+                {"name":"web","vcpus":1,"memoryMib":64,"diskGib":1,"image":"alpine","networks":["net-2","net-1"]}"""));
+    }
+
+    private static final String VM_WITH_NICS = """
+            {"id":"vm-1","name":"web","phase":"running","nics":[
+              {"networkId":"net-1","mac":"52:54:00:aa:bb:01","ip":"10.0.0.2"},
+              {"networkId":"net-2","mac":"52:54:00:aa:bb:02","ip":"172.16.0.9"}],"message":null}""";
+
+    @Test
+    void vmShowPrintsTheNicsAsATable() {
+        api.on("GET", "/vms/vm-1", 200, VM_WITH_NICS);
+
+        Cli.Result r = Cli.run(api.env(), "vm", "show", "vm-1");
+
+        assertThat(r.exitCode()).isZero();
+        assertThat(r.out()).isEqualTo("""
+                id:      vm-1
+                name:    web
+                phase:   running
+                message: -
+
+                NETWORK  MAC                IP
+                net-1    52:54:00:aa:bb:01  10.0.0.2
+                net-2    52:54:00:aa:bb:02  172.16.0.9
+                """);
+    }
+
+    @Test
+    void vmShowInJsonKeepsTheNics() throws IOException {
+        api.on("GET", "/vms/vm-1", 200, VM_WITH_NICS);
+
+        Cli.Result r = Cli.run(api.env(), "-o", "json", "vm", "show", "vm-1");
+
+        assertThat(json(r.out())).isEqualTo(json(VM_WITH_NICS));
+    }
+
+    @Test
+    void vmShowWithoutNicsSaysSo() {
+        api.on("GET", "/vms/vm-1", 200, "{\"id\":\"vm-1\",\"nics\":[]}");
+
+        Cli.Result r = Cli.run(api.env(), "vm", "show", "vm-1");
+
+        assertThat(r.out()).isEqualTo("id:   vm-1\nnics: -\n");
+    }
+
+    @Test
+    void vmListShowsTheFirstNicsIp() {
+        api.on("GET", "/vms", 200, "{\"items\":[" + VM_WITH_NICS + "," + vm("vm-2", "bare") + "],\"next\":null}");
+
+        Cli.Result r = Cli.run(api.env(), "vm", "list");
+
+        assertThat(r.exitCode()).isZero();
+        java.util.List<String> lines = r.out().lines().toList();
+        int ip = lines.get(0).indexOf("IP ");
+        assertThat(ip).isPositive();
+        assertThat(lines.get(1).substring(ip)).startsWith("10.0.0.2 ");
+        assertThat(lines.get(2).substring(ip)).startsWith("- ");
+        assertThat(r.out()).doesNotContain("172.16.0.9");
+    }
+
+    @Test
+    void vmCreateWithAnUnknownNetworkPrintsTheField() {
+        api.on("POST", "/vms", 400, """
+                {"error":{"status":400,"code":"invalid_request","message":"the request is invalid",
+                  "fields":[{"field":"networks[0]","reason":"no network 'net-9' in this tenant"}]}}""");
+
+        Cli.Result r = Cli.run(api.env(), "vm", "create", "web", "--vcpus", "1", "--memory-mib", "64",
+                "--disk-gib", "1", "--image", "alpine", "--network", "net-9");
+
+        assertThat(r.exitCode()).isEqualTo(1);
+        assertThat(r.err()).isEqualTo("error: the request is invalid\n  networks[0]: no network 'net-9' in this tenant\n");
+    }
 }

@@ -28,14 +28,16 @@ class PrinterTest {
     void vmListTableHasTheAgreedColumns() throws IOException {
         JsonNode vms = json("""
                 [{"id":"vm-1","name":"web","phase":"running","desiredState":"running","vcpus":2,"memoryMib":2048,
-                  "diskGib":20,"hostId":"host-a","guestReady":true,"tenantId":"t-1"},
+                  "diskGib":20,"hostId":"host-a","guestReady":true,"tenantId":"t-1",
+                  "nics":[{"networkId":"net-1","mac":"52:54:00:00:00:01","ip":"10.0.0.2"},
+                          {"networkId":"net-2","mac":"52:54:00:00:00:02","ip":"10.1.0.2"}]},
                  {"id":"vm-22","name":"db","phase":"pending","desiredState":"running","vcpus":16,"memoryMib":65536,
-                  "diskGib":500,"hostId":null,"guestReady":false}]""");
+                  "diskGib":500,"hostId":null,"guestReady":false,"nics":[]}]""");
         printer(OutputFormat.table).list(vms, Views.VMS);
         assertThat(printed()).isEqualTo("""
-                ID     NAME  PHASE    DESIRED  VCPUS       MEM    DISK  HOST    GUEST
-                vm-1   web   running  running      2   2048MiB   20GiB  host-a  ready
-                vm-22  db    pending  running     16  65536MiB  500GiB  -       -
+                ID     NAME  PHASE    DESIRED  VCPUS       MEM    DISK  HOST    IP        GUEST
+                vm-1   web   running  running      2   2048MiB   20GiB  host-a  10.0.0.2  ready
+                vm-22  db    pending  running     16  65536MiB  500GiB  -       -         -
                 """);
     }
 

@@ -125,6 +125,12 @@ class TenantNetworkGuestTest {
         assertThat(guest(a, vmA, "ping -c1 -W2 -I 10.0.0.77 10.0.0.1").path("exitCode").asInt()).isNotZero();
         assertThat(guest(a, vmA, "ping -c1 -W2 -I 10.0.0.2 10.0.0.1").path("exitCode").asInt()).isZero();
 
+        // The tenant sees the same through the CLI.
+        io.enclave.server.testing.CliRun fwShow = io.enclave.server.testing.CliRun.of(a, "firewall", "show");
+        assertThat(fwShow.exitCode()).as(fwShow.stderr()).isZero();
+        assertThat(fwShow.stdout()).contains(publicA).contains(forward.path("id").asText());
+        assertThat(io.enclave.server.testing.CliRun.of(a, "network", "list").stdout()).contains("10.0.0.0/24");
+
         // Counters, and the bad-input rules around forwards.
         JsonNode rule = findRule(a.get("/v1/firewall").json(), forward.path("id").asText());
         assertThat(rule.path("packets").asLong()).isPositive();
