@@ -36,6 +36,11 @@ public final class GuestAgentClient {
 
     /** Runs {@code command} (argv) in the guest, waits for it up to {@code timeout}, and returns its output. */
     public ExecResult exec(List<String> command, Duration timeout) {
+        return exec(command, null, timeout);
+    }
+
+    /** Like {@link #exec(List, Duration)}, with {@code stdin} (if not null) as the command's standard input. */
+    public ExecResult exec(List<String> command, byte[] stdin, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         try (JsonLineChannel ch = JsonLineChannel.open(socket)) {
             sync(ch, Duration.ofSeconds(5));
@@ -43,6 +48,7 @@ public final class GuestAgentClient {
             args.put("path", command.getFirst());
             args.put("arg", command.subList(1, command.size()));
             args.put("capture-output", true);
+            if (stdin != null) args.put("input-data", Base64.getEncoder().encodeToString(stdin));
             long pid = call(ch, "guest-exec", args).path("pid").asLong();
             while (true) {
                 JsonNode status = call(ch, "guest-exec-status", Map.of("pid", pid));

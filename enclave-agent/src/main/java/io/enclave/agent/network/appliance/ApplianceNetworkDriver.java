@@ -1,0 +1,516 @@
+package io.enclave.agent.network.appliance;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.enclave.agent.exec.CommandRunner;
+import io.enclave.agent.network.LinuxNetworkDriver;
+import io.enclave.agent.network.NetNames;
+import io.enclave.agent.network.NetworkDriver;
+import io.enclave.agent.network.NftFirewall;
+import io.enclave.agent.network.NftPortGuard;
+import io.enclave.agent.network.NicAttachment;
+import io.enclave.agent.qemu.Accelerator;
+import io.enclave.agent.qemu.GuestAgentClient;
+import io.enclave.agent.qemu.QemuCommandLine;
+import io.enclave.agent.qemu.QmpClient;
+import io.enclave.agent.qemu.VmFiles;
+import io.enclave.core.error.EnclaveException;
+import io.enclave.core.host.BootImage;
+import io.enclave.core.host.ExecResult;
+import io.enclave.core.host.VmNic;
+import io.enclave.core.host.VmRuntimeSpec;
+import io.enclave.core.network.Network;
+import io.enclave.core.network.Nic;
+import io.enclave.core.network.PublicNetwork;
+import io.enclave.core.network.RuleCounter;
+import io.enclave.core.network.TenantNetworking;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Tenant networks with the VM-appliance form of the tenant firewall: the same {@link NetworkDriver} contract
+ * and behaviour as {@link LinuxNetworkDriver}, but the firewall is a QEMU VM (image {@code images/firewall}:
+ * busybox, nftables, dnsmasq, qemu-ga) instead of a network namespace.
+ *
+ * <p>Host side, per tenant: the tenant namespace with one bridge per network and the VMs' TAPs behind the
+ * port guard, exactly as in the light form; the public namespace and bridge are the light driver's. The
+ * appliance's QEMU runs in the tenant namespace and opens its TAPs there: {@code <p>l<net>} (port 1, one per
+ * network, put on that network's bridge) and {@code <p>w<tenant>} (port 2), which is then moved into the public
+ * namespace onto the public bridge. A TAP keeps working when moved (its file descriptor stays QEMU's); it is
+ * not persistent, so it disappears with QEMU and a restarted appliance gets fresh ones. This needs no extra
+ * veth or bridge in the path and no second namespace for QEMU.
+ *
+ * <p>Guest side: {@link ApplianceConfig} (addresses, route, {@code nft -f}, dnsmasq) pushed as one script
+ * through the guest agent; unchanged configuration is detected by the hash the appliance recorded, so a
+ * repeated apply costs one guest-agent exec. A restarted agent re-adopts a running appliance by its pidfile
+ * (and the QEMU command line naming that pidfile). A change of the set of networks restarts the appliance
+ * (no NIC hot-plug yet).
+ */
+public final class ApplianceNetworkDriver implements NetworkDriver {
+    private static final Logger log = LoggerFactory.getLogger(ApplianceNetworkDriver.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration TIMEOUT = Duration.ofSeconds(30);
+    private static final Path NETNS_DIR = Path.of("/run/netns");
+
+    /** What one apply did, for callers that measure (times in ms; {@code bootMs} is 0 if nothing booted). */
+    public record ApplyReport(boolean booted, long bootMs, boolean pushed, long configMs, long totalMs, long qemuPid) {}
+
+    private final CommandRunner runner;
+    private final Path dir;
+    private final NetNames names;
+    private final LinuxNetworkDriver light;
+    private final Path image;
+    private final String qemuBinary;
+    private final long memoryMib;
+    private final int vcpus;
+    private final Duration bootTimeout;
+    private final int tbSizeMib = Integer.getInteger("enclave.appliance.tbSizeMib", 32);
+    private final Map<String, Object> locks = new ConcurrentHashMap<>();
+    private volatile PublicNetwork publicNetwork;
+
+    /**
+     * @param dir        data directory (tenants/{@code <tenant>}/ holds the appliance's files)
+     * @param image      the built appliance image directory ({@code vmlinuz}, {@code initrd.img}, {@code disk.qcow2})
+     * @param memoryMib  appliance memory (128-192 MiB is enough)
+     */
+    public ApplianceNetworkDriver(CommandRunner runner, Path dir, String namePrefix, Path image, String qemuBinary,
+            long memoryMib, int vcpus, Duration bootTimeout) {
+        this.runner = runner;
+        this.dir = dir;
+        this.names = new NetNames(namePrefix);
+        this.light = new LinuxNetworkDriver(runner, dir.resolve("light"), namePrefix);
+        this.image = image;
+        this.qemuBinary = qemuBinary;
+        this.memoryMib = memoryMib;
+        this.vcpus = vcpus;
+        this.bootTimeout = bootTimeout;
+        mkdirs(dir.resolve("tenants"));
+    }
+
+    public NetNames names() {
+        return names;
+    }
+
+    /** Port 1 TAP of the appliance on a network (tenant namespace, on the network's bridge). */
+    String legTap(String networkId) {
+        return names.prefix() + "l" + tag(networkId);
+    }
+
+    /** Port 2 TAP of the appliance (public namespace, on the public bridge). */
+    String wanTap(String tenantId) {
+        return names.prefix() + "w" + tag(tenantId);
+    }
+
+    private static String tag(String id) {
+        return ApplianceConfig.hash(id).substring(0, 10);
+    }
+
+    @Override
+    public void ensurePublicNetwork(PublicNetwork network) {
+        light.ensurePublicNetwork(network);
+        publicNetwork = network;
+    }
+
+    @Override
+    public void removePublicNetwork() {
+        light.removePublicNetwork();
+        publicNetwork = null;
+    }
+
+    @Override
+    public void applyTenant(TenantNetworking tenant) {
+        apply(tenant);
+    }
+
+    /** {@link #applyTenant}, reporting what it did. */
+    public ApplyReport apply(TenantNetworking t) {
+        PublicNetwork pub = publicNetwork;
+        if (pub == null) throw new IllegalStateException("ensurePublicNetwork must come first");
+        t.validate(pub);
+        synchronized (locks.computeIfAbsent(t.tenantId(), k -> new Object())) {
+            long start = System.nanoTime();
+            Path tdir = dir.resolve("tenants").resolve(t.tenantId());
+            mkdirs(tdir);
+            String tns = names.tenantNamespace(t.tenantId());
+            boolean fresh = !Files.exists(NETNS_DIR.resolve(tns));
+            if (fresh) {
+                runner.runChecked(List.of("ip", "netns", "add", tns), TIMEOUT);
+                runner.runChecked(List.of("ip", "netns", "exec", tns, "sysctl", "-q", "-w",
+                        "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"), TIMEOUT);
+            }
+            tenantSide(t, tns, fresh, tdir);
+
+            // The appliance: re-adopted if it runs with the same NIC layout, else (re)started.
+            Appliance vm = new Appliance(tdir.resolve("appliance"));
+            List<VmNic> nics = layout(t, pub);
+            String layout = nics.toString();
+            boolean booted = false;
+            long bootMs = 0;
+            Optional<Long> pid = vm.pid();
+            if (pid.isPresent() && !layout.equals(read(vm.layoutFile()))) {
+                log.info("tenant {}: appliance NIC layout changed, restarting it", t.tenantId());
+                vm.stop();
+                pid = Optional.empty();
+            }
+            if (pid.isEmpty()) {
+                long b0 = System.nanoTime();
+                vm.start(t, tns, nics, layout);
+                booted = true;
+                pid = vm.pid();
+                attachTaps(t, pub, tns, nics);
+                vm.awaitAgent(bootTimeout);
+                bootMs = (System.nanoTime() - b0) / 1_000_000;
+                log.info("tenant {}: firewall appliance booted in {} ms (pid {})", t.tenantId(), bootMs, pid.orElse(-1L));
+            } else {
+                attachTaps(t, pub, tns, nics);
+            }
+
+            // Guest configuration: one read (applied hash + counters), one push if anything differs.
+            long c0 = System.nanoTime();
+            ExecResult state = vm.agent().exec(List.of("/bin/sh", "-c", "cat " + ApplianceConfig.APPLIED
+                    + " 2>/dev/null; echo; nft -j list counters table inet " + NftFirewall.TABLE + " 2>/dev/null"), TIMEOUT);
+            String applied = state.stdout().lines().findFirst().orElse("").strip();
+            Set<String> existing = counterValues(state.stdout()).keySet();
+            List<String> macs = nics.stream().map(VmNic::mac).toList();
+            String script = ApplianceConfig.script(t, pub, macs, existing);
+            boolean pushed = false;
+            if (!applied.equals(ApplianceConfig.appliedHash(script)) || !existing.equals(NftFirewall.counters(t))) {
+                // counters that must go make a second pass needed (the script deletes them, then it is stable)
+                writeString(tdir.resolve("appliance.sh"), script);
+                ExecResult r = vm.agent().exec(List.of("/bin/sh", "-s"), script.getBytes(StandardCharsets.UTF_8), TIMEOUT);
+                if (r.exitCode() != 0) {
+                    throw new IllegalStateException("tenant " + t.tenantId() + ": appliance configuration failed (exit "
+                            + r.exitCode() + (r.timedOut() ? ", timed out" : "") + "): " + r.stderr().strip());
+                }
+                pushed = true;
+            }
+            long configMs = (System.nanoTime() - c0) / 1_000_000;
+            long totalMs = (System.nanoTime() - start) / 1_000_000;
+            log.info("tenant {}: appliance network converged in {} ms (boot {} ms, config {} ms, pushed {})", t.tenantId(),
+                    totalMs, bootMs, configMs, pushed);
+            return new ApplyReport(booted, bootMs, pushed, configMs, totalMs, pid.orElse(-1L));
+        }
+    }
+
+    /** The appliance's NICs: port 2 first (eth0), then one per network (eth1...), MACs derived from the ids. */
+    List<VmNic> layout(TenantNetworking t, PublicNetwork pub) {
+        List<VmNic> nics = new ArrayList<>();
+        nics.add(new VmNic("public", wanTap(t.tenantId()), mac(t.tenantId() + "/public"), pub.mtu()));
+        for (Network n : t.networks()) nics.add(new VmNic(n.id(), legTap(n.id()), mac(t.tenantId() + "/" + n.id()), n.mtu()));
+        return nics;
+    }
+
+    private static String mac(String seed) {
+        String h = ApplianceConfig.hash(seed);
+        return "02:e7:" + h.substring(0, 2) + ":" + h.substring(2, 4) + ":" + h.substring(4, 6) + ":" + h.substring(6, 8);
+    }
+
+    /** Bridges, VM TAPs and the port guard in the tenant namespace (as the light form has them, minus the firewall legs). */
+    private void tenantSide(TenantNetworking t, String tns, boolean fresh, Path tdir) {
+        Map<String, JsonNode> links = fresh ? Map.of() : links(tns);
+        List<String> cmds = new ArrayList<>();
+        if (fresh || !isUp(links.get("lo"))) cmds.add("link set lo up");
+        Set<String> want = new TreeSet<>();
+        for (Network n : t.networks()) {
+            String br = names.networkBridge(n.id());
+            want.add(br);
+            want.add(legTap(n.id()));
+            JsonNode b = links.get(br);
+            if (b == null) cmds.add("link add " + br + " type bridge");
+            if (b == null || b.path("mtu").asInt() != n.mtu() || !isUp(b)) cmds.add("link set " + br + " mtu " + n.mtu() + " up");
+        }
+        Map<Nic, String> ports = new LinkedHashMap<>();
+        for (Nic nic : t.nics()) {
+            Network n = t.network(nic.networkId()).orElseThrow();
+            String tap = names.tap(nic.vmId(), n.id());
+            String br = names.networkBridge(n.id());
+            ports.put(nic, tap);
+            want.add(tap);
+            JsonNode l = links.get(tap);
+            if (l == null) cmds.add("tuntap add mode tap name " + tap);
+            if (l == null || !br.equals(l.path("master").asText()) || l.path("mtu").asInt() != n.mtu() || !isUp(l)) {
+                cmds.add("link set " + tap + " master " + br + " mtu " + n.mtu() + " up");
+            }
+        }
+        List<String> del = new ArrayList<>();
+        for (String name : links.keySet()) {
+            if (want.contains(name)) continue;
+            if (names.isTap(name) || names.isBridge(name)) del.add("link del " + name);
+        }
+        del.addAll(cmds);
+        batch(tns, del, tdir.resolve("tenant.ip"));
+        String guard = NftPortGuard.script(ports, names.prefix() + "t*");
+        Path guardFile = tdir.resolve("ports.nft");
+        if (fresh || !guard.equals(read(guardFile))) {
+            writeString(guardFile, guard);
+            runner.runChecked(List.of("ip", "netns", "exec", tns, "nft", "-f", guardFile.toString()), TIMEOUT);
+        }
+    }
+
+    /** Legs on their bridges; port 2 moved to the public namespace onto the public bridge. Idempotent. */
+    private void attachTaps(TenantNetworking t, PublicNetwork pub, String tns, List<VmNic> nics) {
+        String pns = names.publicNamespace();
+        Map<String, JsonNode> tl = links(tns);
+        List<String> tcmds = new ArrayList<>();
+        for (int i = 1; i < nics.size(); i++) {
+            VmNic nic = nics.get(i);
+            String br = names.networkBridge(nic.networkId());
+            JsonNode l = tl.get(nic.tap());
+            if (l == null) throw new IllegalStateException("appliance TAP " + nic.tap() + " missing in " + tns);
+            if (!br.equals(l.path("master").asText()) || l.path("mtu").asInt() != nic.mtu() || !isUp(l)) {
+                tcmds.add("link set " + nic.tap() + " master " + br + " mtu " + nic.mtu() + " up");
+            }
+        }
+        String wan = nics.getFirst().tap();
+        if (tl.containsKey(wan)) tcmds.add("link set " + wan + " netns " + pns);
+        batch(tns, tcmds, null);
+        JsonNode w = links(pns).get(wan);
+        if (w == null) throw new IllegalStateException("appliance TAP " + wan + " is in neither " + tns + " nor " + pns);
+        if (!names.publicBridge().equals(w.path("master").asText()) || w.path("mtu").asInt() != pub.mtu() || !isUp(w)) {
+            batch(pns, List.of("link set " + wan + " master " + names.publicBridge() + " mtu " + pub.mtu() + " up"), null);
+        }
+    }
+
+    @Override
+    public void removeTenant(String tenantId) {
+        synchronized (locks.computeIfAbsent(tenantId, k -> new Object())) {
+            Path tdir = dir.resolve("tenants").resolve(tenantId);
+            new Appliance(tdir.resolve("appliance")).stop();
+            String tns = names.tenantNamespace(tenantId);
+            if (Files.exists(NETNS_DIR.resolve(tns))) runner.runChecked(List.of("ip", "netns", "delete", tns), TIMEOUT);
+            deleteTree(tdir);
+            log.info("tenant {}: network and firewall appliance removed", tenantId);
+        }
+        locks.remove(tenantId);
+    }
+
+    @Override
+    public Map<String, RuleCounter> ruleCounters(String tenantId) {
+        Appliance vm = new Appliance(dir.resolve("tenants").resolve(tenantId).resolve("appliance"));
+        if (vm.pid().isEmpty()) throw new EnclaveException.NotFound("tenant firewall appliance", tenantId);
+        ExecResult r = vm.agent().exec(List.of("/usr/sbin/nft", "-j", "list", "counters", "table", "inet", NftFirewall.TABLE), TIMEOUT);
+        if (r.exitCode() != 0) throw new IllegalStateException("nft list counters in the appliance: " + r.stderr().strip());
+        Map<String, RuleCounter> out = new TreeMap<>();
+        counterValues(r.stdout()).forEach((name, c) -> out.put(NftFirewall.ruleIdOf(name),
+                new RuleCounter(NftFirewall.ruleIdOf(name), c[0], c[1])));
+        return out;
+    }
+
+    @Override
+    public NicAttachment nicAttachment(TenantNetworking tenant, String vmId, String networkId) {
+        Nic nic = tenant.nic(vmId, networkId).orElseThrow(() -> new EnclaveException.NotFound("NIC", vmId + "/" + networkId));
+        Network net = tenant.network(nic.networkId()).orElseThrow();
+        return new NicAttachment(tenant.tenantId(), names.tenantNamespace(tenant.tenantId()),
+                new VmNic(net.id(), names.tap(vmId, net.id()), nic.mac(), net.mtu()));
+    }
+
+    /** The appliance's QEMU pid, if it runs. */
+    public Optional<Long> appliancePid(String tenantId) {
+        return new Appliance(dir.resolve("tenants").resolve(tenantId).resolve("appliance")).pid();
+    }
+
+    /** The appliance's guest agent (for tests and diagnostics). */
+    public GuestAgentClient applianceAgent(String tenantId) {
+        return new Appliance(dir.resolve("tenants").resolve(tenantId).resolve("appliance")).agent();
+    }
+
+    // ---------------------------------------------------------------- the appliance VM
+
+    /** One appliance's QEMU process and files, all under {@code dir}. */
+    private final class Appliance {
+        final VmFiles files;
+
+        Appliance(Path dir) {
+            this.files = new VmFiles(dir);
+        }
+
+        Path layoutFile() {
+            return files.dir().resolve("layout");
+        }
+
+        GuestAgentClient agent() {
+            return new GuestAgentClient(files.guestAgentSocket());
+        }
+
+        /** The pid if alive and that process's command line names our pidfile (pids get reused). */
+        Optional<Long> pid() {
+            try {
+                if (!Files.exists(files.pidFile())) return Optional.empty();
+                long pid = Long.parseLong(Files.readString(files.pidFile()).strip());
+                Path cmdline = Path.of("/proc", Long.toString(pid), "cmdline");
+                if (!Files.exists(cmdline)) return Optional.empty();
+                String args = new String(Files.readAllBytes(cmdline), StandardCharsets.UTF_8);
+                return args.contains(files.pidFile().toString()) ? Optional.of(pid) : Optional.empty();
+            } catch (IOException | NumberFormatException e) {
+                return Optional.empty();
+            }
+        }
+
+        void start(TenantNetworking t, String tns, List<VmNic> nics, String layout) {
+            if (files.dir().toString().length() > VmFiles.MAX_DIR_LENGTH) {
+                throw new IllegalStateException("appliance directory too long for unix sockets: " + files.dir());
+            }
+            deleteTree(files.dir());
+            mkdirs(files.dir());
+            runner.runChecked(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-b", image.resolve("disk.qcow2").toString(),
+                    "-F", "qcow2", files.disk().toString()), TIMEOUT);
+            BootImage boot = new BootImage(image.resolve("disk.qcow2").toString(), "qcow2", image.resolve("vmlinuz").toString(),
+                    image.resolve("initrd.img").toString(), "console=ttyS0 root=/dev/vda rw quiet", true);
+            VmRuntimeSpec spec = new VmRuntimeSpec("fw-" + t.tenantId(), t.tenantId(), "firewall", vcpus, memoryMib, 1, boot,
+                    nics, tns);
+            List<String> argv = new ArrayList<>(QemuCommandLine.build(qemuBinary, spec, files, Accelerator.TCG));
+            // TCG's translation cache defaults to 1 GiB and is touched as it fills: cap it (see docs/network.md).
+            if (tbSizeMib > 0) argv.set(argv.indexOf("-accel") + 1, "tcg,tb-size=" + tbSizeMib);
+            writeString(layoutFile(), layout);
+            runner.runChecked(argv, TIMEOUT);
+        }
+
+        void awaitAgent(Duration timeout) {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            GuestAgentClient qga = agent();
+            while (!qga.ping(Duration.ofMillis(500))) {
+                if (pid().isEmpty()) throw new IllegalStateException("appliance QEMU exited; see " + files.qemuLog());
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("appliance guest agent not up within " + timeout.toSeconds() + " s");
+                }
+                sleep(200);
+            }
+        }
+
+        void stop() {
+            Optional<Long> pid = pid();
+            if (pid.isEmpty()) return;
+            try {
+                new QmpClient(files.qmpSocket()).execute("quit");
+            } catch (RuntimeException e) {
+                log.info("appliance {}: QMP quit failed ({}), killing", files.dir(), e.getMessage());
+            }
+            ProcessHandle.of(pid.get()).ifPresent(h -> {
+                try {
+                    h.onExit().get(5, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    h.destroyForcibly();
+                    try {
+                        h.onExit().get(5, TimeUnit.SECONDS);
+                    } catch (Exception ignored) {
+                        // reported below by the pid check of the next start
+                    }
+                }
+            });
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /** name → {packets, bytes} from {@code nft -j list counters} output (other lines ignored). */
+    static Map<String, long[]> counterValues(String output) {
+        Map<String, long[]> out = new TreeMap<>();
+        for (String line : output.lines().toList()) {
+            if (!line.startsWith("{")) continue;
+            try {
+                for (JsonNode item : JSON.readTree(line).path("nftables")) {
+                    JsonNode c = item.get("counter");
+                    if (c != null) out.put(c.path("name").asText(), new long[] {c.path("packets").asLong(), c.path("bytes").asLong()});
+                }
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot parse nft -j output: " + e.getMessage(), e);
+            }
+        }
+        return out;
+    }
+
+    private Map<String, JsonNode> links(String ns) {
+        String out = runner.runChecked(List.of("ip", "-n", ns, "-j", "-d", "link", "show"), TIMEOUT).stdout();
+        Map<String, JsonNode> links = new HashMap<>();
+        try {
+            for (JsonNode l : JSON.readTree(out.isBlank() ? "[]" : out)) links.put(l.path("ifname").asText(), l);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot parse ip -j output of " + ns + ": " + e.getMessage(), e);
+        }
+        return links;
+    }
+
+    private static boolean isUp(JsonNode link) {
+        if (link == null) return false;
+        for (JsonNode f : link.path("flags")) if (f.asText().equals("UP")) return true;
+        return false;
+    }
+
+    private void batch(String ns, List<String> cmds, Path file) {
+        if (cmds.isEmpty()) return;
+        try {
+            Path f = file != null ? file : Files.createTempFile(dir, "batch", ".ip");
+            Files.writeString(f, String.join("\n", cmds) + "\n");
+            List<String> argv = new ArrayList<>(List.of("ip"));
+            if (ns != null) argv.addAll(List.of("-n", ns));
+            argv.addAll(List.of("-b", f.toString()));
+            try {
+                runner.runChecked(argv, TIMEOUT);
+            } finally {
+                if (file == null) Files.deleteIfExists(f);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write an ip batch: " + e.getMessage(), e);
+        }
+    }
+
+    private static String read(Path p) {
+        try {
+            return Files.exists(p) ? Files.readString(p) : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private static void writeString(Path p, String s) {
+        try {
+            Files.writeString(p, s);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write " + p + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void mkdirs(Path p) {
+        try {
+            Files.createDirectories(p);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot create " + p + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteTree(Path root) {
+        if (!Files.exists(root)) return;
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot delete " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+}
