@@ -31,4 +31,5 @@ install_packages() {
 
 build_default_image() {
   bash "$ROOT/images/default/build.sh" "${ENCLAVE_IMAGES_DIR:-/var/cache/enclave/images}/default" >&2
+  bash "$ROOT/images/firewall/build.sh" "${ENCLAVE_FIREWALL_IMAGE:-/var/cache/enclave/appliances/firewall}" >&2
 }

@@ -12,8 +12,10 @@ import io.enclave.controller.scheduler.HostRegistry;
 import io.enclave.controller.scheduler.Scheduler;
 import io.enclave.controller.service.ImageService;
 import io.enclave.controller.service.NetworkService;
+import io.enclave.controller.service.StorageService;
 import io.enclave.controller.service.TenantService;
 import io.enclave.controller.service.VmService;
+import io.enclave.controller.service.VolumeService;
 import io.enclave.core.host.HostAgent;
 import io.enclave.core.image.ImageProvider;
 import io.enclave.core.vm.VmLifecycle;
@@ -49,6 +51,7 @@ public final class Controller implements AutoCloseable {
     private final ImageService images;
     private final ReconcileLoop loop;
     private final NetworkService networks;
+    private final StorageService storage;
     private final ReconcileLoop networkLoop;
     private final OrphanSweeper sweeper;
     private final ApiServer api;
@@ -74,8 +77,10 @@ public final class Controller implements AutoCloseable {
                 () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)),
                 () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)), 1,
                 settings.resyncEvery().multipliedBy(6));
+        this.storage = new StorageService(store, hosts, clock);
+        VolumeService volumes = new VolumeService(store, storage, clock);
         VmReconciler reconciler = new VmReconciler(store, hosts, new VmLifecycle(settings.guestReadyTimeout()), clock,
-                networks::desired, networkLoop::enqueue);
+                networks::desired, networkLoop::enqueue, volumes::plugBackIn);
         this.loop = new ReconcileLoop("vm", reconciler::reconcile,
                 () -> store.jdbi().withHandle(h -> store.vms().unconvergedIds(h)),
                 () -> store.jdbi().withHandle(h -> h.createQuery("SELECT id FROM vms").mapTo(String.class).list()),
@@ -84,7 +89,7 @@ public final class Controller implements AutoCloseable {
                 loop::enqueue, clock, networks, networkLoop::enqueue);
         this.sweeper = new OrphanSweeper(store);
         this.api = new ApiServer(store, new Authenticator(store.jdbi(), store.tokens()), tenants, vms, images, networks,
-                hosts);
+                hosts, storage, volumes);
     }
 
     /** Makes a host's agent known; its capacity is recorded and refreshed by heartbeat. */
@@ -111,6 +116,12 @@ public final class Controller implements AutoCloseable {
             } catch (RuntimeException e) {
                 log.error("host {}: housekeeping failed: {}", agent.info().id(), e.getMessage(), e);
             }
+        }
+        try {
+            // A device that failed degrades its volumes without anyone having to look.
+            storage.refresh();
+        } catch (RuntimeException e) {
+            log.error("storage probe failed: {}", e.getMessage(), e);
         }
     }
 

@@ -2,10 +2,13 @@ package io.enclave.server;
 
 import io.enclave.agent.exec.ProcessCommandRunner;
 import io.enclave.agent.image.ImageLibrary;
+import io.enclave.agent.network.FirewallFormsDriver;
 import io.enclave.agent.network.LinuxNetworkDriver;
+import io.enclave.agent.network.appliance.ApplianceNetworkDriver;
 import io.enclave.agent.qemu.Accelerator;
 import io.enclave.agent.qemu.AcceleratorProbe;
 import io.enclave.agent.qemu.QemuHostAgent;
+import io.enclave.agent.storage.QemuStorageDriver;
 import io.enclave.agent.simulator.SimulatedHostAgent;
 import io.enclave.controller.Controller;
 import io.enclave.controller.persistence.Database;
@@ -70,6 +73,10 @@ public final class ServerMain implements Callable<Integer> {
     @Option(names = "--memory-overcommit", defaultValue = "1.5", description = "Guest memory per host memory. Default: ${DEFAULT-VALUE}")
     double memoryOvercommit;
 
+    @Option(names = "--firewall-image", defaultValue = "${ENCLAVE_FIREWALL_IMAGE:-/var/cache/enclave/appliances/firewall}",
+            description = "The VM-appliance firewall image (images/firewall/build.sh). Default: ${DEFAULT-VALUE}")
+    Path firewallImage;
+
     @Option(names = "--net-prefix", defaultValue = "${ENCLAVE_NET_PREFIX:-enc}",
             description = "Prefix (1-4 characters) of every namespace and interface the host agent makes. Default: ${DEFAULT-VALUE}")
     String netPrefix;
@@ -97,7 +104,8 @@ public final class ServerMain implements Callable<Integer> {
                     default -> AcceleratorProbe.probe(runner, "qemu-system-x86_64");
                 };
                 yield new QemuHostAgent(QemuHostAgent.localHostInfo(hostId, hostName, a), dataDir.resolve("vms"), runner,
-                        a, "qemu-system-x86_64", new LinuxNetworkDriver(runner, dataDir.resolve("network"), netPrefix));
+                        a, "qemu-system-x86_64", networkDriver(runner),
+                        new QemuStorageDriver(runner));
             }
             // A large simulated host, so that control-plane scale runs are not limited by this machine.
             case "simulator" -> new SimulatedHostAgent(new HostInfo(hostId, hostName + "-simulated", 4096, 64L << 20, "simulated"));
@@ -137,6 +145,16 @@ public final class ServerMain implements Callable<Integer> {
         }, "shutdown"));
         stopped.await();
         return 0;
+    }
+
+    /** Both firewall forms; the VM-appliance form only where its image has been built. */
+    private FirewallFormsDriver networkDriver(ProcessCommandRunner runner) {
+        LinuxNetworkDriver light = new LinuxNetworkDriver(runner, dataDir.resolve("network"), netPrefix);
+        ApplianceNetworkDriver appliance = Files.exists(firewallImage.resolve("manifest.json"))
+                ? new ApplianceNetworkDriver(runner, dataDir.resolve("network-appliance"), netPrefix, firewallImage,
+                        "qemu-system-x86_64", 160, 1, Duration.ofMinutes(3))
+                : null;
+        return new FirewallFormsDriver(light, appliance);
     }
 
     private static String readOrCreate(Path file, java.util.function.Supplier<String> create) throws IOException {

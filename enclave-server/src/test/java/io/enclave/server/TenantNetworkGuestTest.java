@@ -20,7 +20,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Tenant networks and the light firewall with real guests: DHCP, the gateway, source NAT to the
@@ -51,14 +52,29 @@ class TenantNetworkGuestTest {
         }
     }
 
-    @Test
-    void guestsGetLeasesReachOutThroughNatAndAreReachableOnlyWhereOpened() throws Exception {
+    /** The same behaviour from both firewall forms: the light namespace and the VM appliance. */
+    @ParameterizedTest
+    @ValueSource(strings = {"light", "vm"})
+    void guestsGetLeasesReachOutThroughNatAndAreReachableOnlyWhereOpened(String form) throws Exception {
+        try {
+            scenario(form);
+        } finally {
+            if (outside != null) outside.close();
+            outside = null;
+        }
+    }
+
+    private void scenario(String form) throws Exception {
         Response pub = enclave.admin.put("/v1/public-network", Map.of("cidr", "198.51.100.0/24", "gateway", "198.51.100.1"));
         assertThat(pub.status()).as(pub.toString()).isEqualTo(200);
-        TestApi a = enclave.tenant("net-a", 4, 4096, 20, 5);
-        TestApi b = enclave.tenant("net-b", 4, 4096, 20, 5);
-        String netA = created(a.post("/v1/networks", Map.of("name", "lan", "cidr", "10.0.0.0/24"))).path("id").asText();
-        String netB = created(b.post("/v1/networks", Map.of("name", "lan", "cidr", "10.0.0.0/24"))).path("id").asText();
+        TestApi a = enclave.tenant("net-a-" + form, 4, 4096, 20, 5);
+        TestApi b = enclave.tenant("net-b-" + form, 4, 4096, 20, 5);
+        String netA = created(a.post("/v1/networks", Map.of("name", "lan", "cidr", "10.0.0.0/24", "firewallForm", form)))
+                .path("id").asText();
+        String netB = created(b.post("/v1/networks", Map.of("name", "lan", "cidr", "10.0.0.0/24", "firewallForm", form)))
+                .path("id").asText();
+        Response fwA = a.get("/v1/firewall");
+        assertThat(fwA.get("form").asText()).as(fwA.toString()).isEqualTo(form);
 
         // Bad input: named fields, nothing created.
         assertThat(a.post("/v1/networks", Map.of("name", "lan2", "cidr", "10.0.0.128/25")).errorFields()).containsExactly("cidr");
@@ -66,8 +82,8 @@ class TenantNetworkGuestTest {
         assertThat(a.post("/v1/networks", Map.of("name", "lan4", "cidr", "300.1.0.0/16")).errorFields()).containsExactly("cidr");
         assertThat(a.get("/v1/networks").json()).hasSize(1);
 
-        String vmA = bootVm(a, "web-a", netA);
-        String vmB = bootVm(b, "web-b", netB);
+        String vmA = bootVm(a, "web-a-" + form, netA);
+        String vmB = bootVm(b, "web-b-" + form, netB);
         JsonNode nicA = a.get("/v1/vms/" + vmA).get("nics").get(0);
         assertThat(nicA.path("ip").asText()).isEqualTo("10.0.0.2");
         assertThat(nicA.path("networkId").asText()).isEqualTo(netA);

@@ -4,6 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.enclave.agent.exec.CommandResult;
 import io.enclave.agent.exec.CommandRunner;
 import io.enclave.agent.network.NetworkDriver;
+import io.enclave.agent.storage.CopyLocation;
+import io.enclave.agent.storage.DeviceStatus;
+import io.enclave.agent.storage.StorageDriver;
+import io.enclave.agent.storage.VolumeLayout;
+import io.enclave.core.storage.DeviceReport;
+import io.enclave.core.storage.VolumeCopy;
+import io.enclave.core.storage.VolumeOnHost;
+import io.enclave.core.storage.VolumeSnapshot;
 import io.enclave.core.error.EnclaveException;
 import io.enclave.core.network.PublicNetwork;
 import io.enclave.core.network.RuleCounter;
@@ -47,6 +55,7 @@ public final class QemuHostAgent implements HostAgent {
     private final String qemuBinary;
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
     private final NetworkDriver network;
+    private final StorageDriver storage;
     /** vmId → the boot (booted-at) for which the guest agent has answered. */
     private final Map<String, Instant> guestReadyForBoot = new ConcurrentHashMap<>();
 
@@ -57,7 +66,17 @@ public final class QemuHostAgent implements HostAgent {
     /** @param network the host's network driver; null for a host without tenant networking */
     public QemuHostAgent(HostInfo info, Path vmsDir, CommandRunner runner, Accelerator accelerator, String qemuBinary,
             NetworkDriver network) {
+        this(info, vmsDir, runner, accelerator, qemuBinary, network, null);
+    }
+
+    /**
+     * @param network the host's network driver; null for a host without tenant networking
+     * @param storage the host's storage driver; null for a host without storage devices
+     */
+    public QemuHostAgent(HostInfo info, Path vmsDir, CommandRunner runner, Accelerator accelerator, String qemuBinary,
+            NetworkDriver network, StorageDriver storage) {
         this.network = network;
+        this.storage = storage;
         this.info = info;
         this.vmsDir = vmsDir;
         this.runner = runner;
@@ -281,6 +300,121 @@ public final class QemuHostAgent implements HostAgent {
     @Override
     public Map<String, RuleCounter> ruleCounters(String tenantId) {
         return network == null ? Map.of() : network.ruleCounters(tenantId);
+    }
+
+    // ------------------------------------------------------------------ storage
+
+    @Override
+    public DeviceReport registerDevice(String deviceId, String path) {
+        DeviceReport report = report(storageDriver().registerDevice(deviceId, Path.of(path)));
+        log.info("storage device {} registered at {}: {} bytes", deviceId, path, report.capacityBytes());
+        return report;
+    }
+
+    @Override
+    public DeviceReport probeDevice(String deviceId, String path) {
+        return report(storageDriver().probeDevice(deviceId, Path.of(path)));
+    }
+
+    @Override
+    public void createVolume(VolumeOnHost volume) {
+        storageDriver().createVolume(layout(volume));
+        log.info("volume {} (tenant {}): created, {} GiB x {} copies", volume.volume().id(), volume.volume().tenantId(),
+                volume.volume().sizeGib(), volume.volume().copies());
+    }
+
+    @Override
+    public void growVolume(VolumeOnHost volume, long newSizeGib, String attachedVmId) {
+        withVm(attachedVmId, qmp -> storageDriver().growVolume(layout(volume), newSizeGib << 30, qmp));
+        log.info("volume {} (tenant {}): grown to {} GiB", volume.volume().id(), volume.volume().tenantId(), newSizeGib);
+    }
+
+    @Override
+    public void deleteVolume(VolumeOnHost volume) {
+        storageDriver().deleteVolume(layout(volume));
+        log.info("volume {} (tenant {}): deleted from host", volume.volume().id(), volume.volume().tenantId());
+    }
+
+    @Override
+    public void attachVolume(String vmId, VolumeOnHost volume) {
+        VmFiles files = files(vmId);
+        synchronized (lock(vmId)) {
+            if (alivePid(files).isEmpty()) throw new EnclaveException.Conflict("vm " + vmId + " has no running QEMU to attach to");
+            storageDriver().attach(files.qmpSocket(), layout(volume));
+        }
+        log.info("volume {} (tenant {}): attached to vm {}", volume.volume().id(), volume.volume().tenantId(), vmId);
+    }
+
+    @Override
+    public void detachVolume(String vmId, VolumeOnHost volume, Duration timeout) {
+        VmFiles files = files(vmId);
+        synchronized (lock(vmId)) {
+            // A VM whose QEMU is gone holds nothing of the volume any more.
+            if (alivePid(files).isPresent()) storageDriver().detach(files.qmpSocket(), layout(volume), timeout);
+        }
+        log.info("volume {} (tenant {}): detached from vm {}", volume.volume().id(), volume.volume().tenantId(), vmId);
+    }
+
+    @Override
+    public List<VolumeSnapshot> listSnapshots(VolumeOnHost volume, String attachedVmId) {
+        return withVm(attachedVmId, qmp -> storageDriver().listSnapshots(layout(volume), qmp));
+    }
+
+    @Override
+    public void createSnapshot(VolumeOnHost volume, String name, String attachedVmId) {
+        withVm(attachedVmId, qmp -> {
+            storageDriver().createSnapshot(layout(volume), name, qmp);
+            return null;
+        });
+        log.info("volume {} (tenant {}): snapshot '{}' created", volume.volume().id(), volume.volume().tenantId(), name);
+    }
+
+    @Override
+    public void revertSnapshot(VolumeOnHost volume, String name) {
+        storageDriver().revertSnapshot(layout(volume), name);
+        log.info("volume {} (tenant {}): reverted to snapshot '{}'", volume.volume().id(), volume.volume().tenantId(), name);
+    }
+
+    @Override
+    public void deleteSnapshot(VolumeOnHost volume, String name, String attachedVmId) {
+        withVm(attachedVmId, qmp -> {
+            storageDriver().deleteSnapshot(layout(volume), name, qmp);
+            return null;
+        });
+        log.info("volume {} (tenant {}): snapshot '{}' deleted", volume.volume().id(), volume.volume().tenantId(), name);
+    }
+
+    @Override
+    public void resyncDetached(VolumeOnHost volume, VolumeCopy replacement, String replacementDir) {
+        storageDriver().resyncDetached(layout(volume), new CopyLocation(replacement.index(), replacement.deviceId(),
+                Path.of(replacementDir), replacement.generation(), replacement.state()));
+        log.info("volume {} (tenant {}): copy {} rebuilt on device {}", volume.volume().id(), volume.volume().tenantId(),
+                replacement.index(), replacement.deviceId());
+    }
+
+    /**
+     * Runs {@code action} with the QMP socket of the VM's live QEMU under the VM's lock, or with null (qemu-img)
+     * when {@code vmId} is null or its QEMU is not running (the files are then not held by anyone).
+     */
+    private <T> T withVm(String vmId, java.util.function.Function<Path, T> action) {
+        if (vmId == null) return action.apply(null);
+        VmFiles files = files(vmId);
+        synchronized (lock(vmId)) {
+            return action.apply(alivePid(files).isPresent() ? files.qmpSocket() : null);
+        }
+    }
+
+    private static VolumeLayout layout(VolumeOnHost volume) {
+        return VolumeLayout.of(volume.volume(), deviceId -> Path.of(volume.dirOf(deviceId)));
+    }
+
+    private static DeviceReport report(DeviceStatus s) {
+        return new DeviceReport(s.capacityBytes(), s.usedBytes(), s.availableBytes(), s.health(), s.problem());
+    }
+
+    private StorageDriver storageDriver() {
+        if (storage == null) throw new EnclaveException.Conflict("host " + info.id() + " has no storage driver");
+        return storage;
     }
 
     /** Resolves the VM's NICs (from the tenant networking the controller sent) to this host's TAPs. */

@@ -9,6 +9,11 @@ import io.enclave.core.host.VmRuntimeStatus;
 import io.enclave.core.network.PublicNetwork;
 import io.enclave.core.network.RuleCounter;
 import io.enclave.core.network.TenantNetworking;
+import io.enclave.core.storage.DeviceHealth;
+import io.enclave.core.storage.DeviceReport;
+import io.enclave.core.storage.VolumeCopy;
+import io.enclave.core.storage.VolumeOnHost;
+import io.enclave.core.storage.VolumeSnapshot;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -71,6 +76,35 @@ public final class SimulatedHostAgent implements HostAgent {
     @Override public void removeNetworking(String tenantId) { }
 
     @Override public Map<String, RuleCounter> ruleCounters(String tenantId) { return Map.of(); }
+
+    /** Every simulated device is 1 TiB, empty and online. */
+    @Override
+    public DeviceReport registerDevice(String deviceId, String path) { return probeDevice(deviceId, path); }
+
+    @Override
+    public DeviceReport probeDevice(String deviceId, String path) {
+        return new DeviceReport(1L << 40, 0, 1L << 40, DeviceHealth.ONLINE, null);
+    }
+
+    @Override public void createVolume(VolumeOnHost volume) { }
+
+    @Override public void growVolume(VolumeOnHost volume, long newSizeGib, String attachedVmId) { }
+
+    @Override public void deleteVolume(VolumeOnHost volume) { }
+
+    @Override public void attachVolume(String vmId, VolumeOnHost volume) { }
+
+    @Override public void detachVolume(String vmId, VolumeOnHost volume, Duration timeout) { }
+
+    @Override public List<VolumeSnapshot> listSnapshots(VolumeOnHost volume, String attachedVmId) { return List.of(); }
+
+    @Override public void createSnapshot(VolumeOnHost volume, String name, String attachedVmId) { }
+
+    @Override public void revertSnapshot(VolumeOnHost volume, String name) { }
+
+    @Override public void deleteSnapshot(VolumeOnHost volume, String name, String attachedVmId) { }
+
+    @Override public void resyncDetached(VolumeOnHost volume, VolumeCopy replacement, String replacementDir) { }
 
     private static VmRuntimeStatus state(String vmId, RuntimeState state) {
         return new VmRuntimeStatus(vmId, state, false, null, null, null);

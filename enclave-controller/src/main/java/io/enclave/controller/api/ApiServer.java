@@ -6,8 +6,10 @@ import io.enclave.controller.persistence.Store;
 import io.enclave.controller.scheduler.HostRegistry;
 import io.enclave.controller.service.ImageService;
 import io.enclave.controller.service.NetworkService;
+import io.enclave.controller.service.StorageService;
 import io.enclave.controller.service.TenantService;
 import io.enclave.controller.service.VmService;
+import io.enclave.controller.service.VolumeService;
 import io.javalin.Javalin;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,12 +25,18 @@ public final class ApiServer implements AutoCloseable {
 
     public ApiServer(Store store, Authenticator auth, TenantService tenants, VmService vms, ImageService images,
             NetworkService networks, HostRegistry hosts) {
+        this(store, auth, tenants, vms, images, networks, hosts, null, null);
+    }
+
+    public ApiServer(Store store, Authenticator auth, TenantService tenants, VmService vms, ImageService images,
+            NetworkService networks, HostRegistry hosts, StorageService storage, VolumeService volumes) {
         this.auth = auth;
         List<Route> all = new ArrayList<>();
         all.addAll(new PlatformEndpoints(store, images).routes());
         all.addAll(new TenantEndpoints(tenants).routes());
         all.addAll(new VmEndpoints(vms).routes());
         all.addAll(new NetworkEndpoints(networks, hosts).routes());
+        all.addAll(new StorageEndpoints(storage, volumes).routes());
         this.routes = List.copyOf(all);
     }
 

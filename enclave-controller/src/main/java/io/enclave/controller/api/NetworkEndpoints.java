@@ -53,7 +53,7 @@ final class NetworkEndpoints {
                         networks.publicNetwork().orElseThrow(() -> new EnclaveException.NotFound("public network", "public"))))),
                 new Route(POST, "/v1/networks", ANY_TOKEN, (ctx, caller) -> {
                     CreateNetwork req = Http.body(ctx, CreateNetwork.class);
-                    Http.json(ctx, 201, NetworkView.of(networks.create(caller, req.tenantId(), req.name(), req.cidr())));
+                    Http.json(ctx, 201, NetworkView.of(networks.create(caller, req.tenantId(), req.name(), req.cidr(), req.firewallForm())));
                 }),
                 new Route(GET, "/v1/networks", ANY_TOKEN, (ctx, caller) ->
                         Http.json(ctx, 200, networks.list(caller).stream().map(NetworkView::of).toList())),
@@ -98,7 +98,14 @@ final class NetworkEndpoints {
         FirewallRow fw = networks.firewall(caller, ctx.queryParam("tenantId"));
         Map<String, RuleCounter> counters = new HashMap<>();
         for (HostAgent agent : hosts.all()) {
-            agent.ruleCounters(fw.tenantId()).forEach((id, c) -> counters.merge(id, c,
+            Map<String, RuleCounter> onHost;
+            try {
+                onHost = agent.ruleCounters(fw.tenantId());
+            } catch (RuntimeException notAppliedYet) {
+                // The firewall exists in the store but not (yet) on this host: no counters to show.
+                continue;
+            }
+            onHost.forEach((id, c) -> counters.merge(id, c,
                     (a, b) -> new RuleCounter(id, a.packets() + b.packets(), a.bytes() + b.bytes())));
         }
         Http.json(ctx, 200, FirewallView.of(fw, networks.rules(fw.tenantId()).stream()

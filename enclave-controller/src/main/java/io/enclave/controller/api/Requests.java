@@ -20,7 +20,7 @@ public final class Requests {
 
     public record SetPublicNetwork(String cidr, String gateway, String uplink, Integer mtu) {}
 
-    public record CreateNetwork(String name, String cidr, String tenantId) {}
+    public record CreateNetwork(String name, String cidr, String tenantId, String firewallForm) {}
 
     public record AddIngressRule(String protocol, Integer portFrom, Integer portTo, String sourceCidr, String tenantId) {}
 
@@ -36,4 +36,18 @@ public final class Requests {
     public record ExecInVm(List<String> command, Integer timeoutSeconds) {}
 
     public record ImportImage(String name, String path, String kernel, String initrd, String cmdline, Boolean guestAgent) {}
+
+    public record RegisterDevice(String path, String hostId) {}
+
+    public record CreatePool(String name, List<String> deviceIds) {}
+
+    public record CreateVolume(String name, String pool, Long sizeGib, Integer copies, String tenantId) {}
+
+    public record GrowVolume(Long sizeGib) {}
+
+    public record AttachVolume(String vmId) {}
+
+    public record CreateSnapshot(String name) {}
+
+    public record ResyncVolume(String deviceId) {}
 }

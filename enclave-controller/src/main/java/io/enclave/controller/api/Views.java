@@ -8,6 +8,13 @@ import io.enclave.controller.persistence.NetworkRepository.NicRow;
 import io.enclave.core.network.PublicNetwork;
 import io.enclave.core.network.RuleCounter;
 import io.enclave.controller.persistence.TokenRepository.TokenInfo;
+import io.enclave.controller.persistence.VolumeRepository.VolumeRow;
+import io.enclave.controller.service.StorageService.DeviceInfo;
+import io.enclave.controller.service.StorageService.PoolInfo;
+import io.enclave.core.storage.DeviceHealth;
+import io.enclave.core.storage.Volume;
+import io.enclave.core.storage.VolumeCopy;
+import io.enclave.core.storage.VolumeSnapshot;
 import io.enclave.core.host.ExecResult;
 import io.enclave.core.image.Image;
 import io.enclave.core.operation.Operation;
@@ -122,6 +129,57 @@ public final class Views {
     }
 
     public record Whoami(String role, String tenantId, String tokenId) {}
+
+    /**
+     * A storage device: the filesystem's capacity and use as its host measured them at {@code probedAt}, and
+     * {@code reservedBytes} promised to volume copies on it (each copy at its full size).
+     */
+    public record DeviceView(String id, String hostId, String path, String poolId, long capacityBytes, long usedBytes,
+            long availableBytes, long reservedBytes, String health, String problem, Instant probedAt, Instant createdAt) {
+        static DeviceView of(DeviceInfo d) {
+            var r = d.row();
+            return new DeviceView(r.device().id(), r.device().hostId(), r.device().path(), r.poolId(),
+                    r.device().capacityBytes(), r.usedBytes(), r.availableBytes(), d.reservedBytes(),
+                    lower(r.device().health()), r.problem(), r.probedAt(), r.createdAt());
+        }
+    }
+
+    /** A pool: its devices' totals, how many are online, and healthy / degraded (some failed) / failed (all). */
+    public record PoolView(String id, String name, String hostId, long capacityBytes, long reservedBytes,
+            long freeBytes, int onlineDevices, String health, int volumes, List<DeviceView> devices, Instant createdAt) {
+        static PoolView of(PoolInfo p) {
+            List<DeviceView> devices = p.devices().stream().map(DeviceView::of).toList();
+            long capacity = devices.stream().mapToLong(DeviceView::capacityBytes).sum();
+            long reserved = devices.stream().mapToLong(DeviceView::reservedBytes).sum();
+            int online = (int) p.devices().stream().filter(d -> d.row().device().health() == DeviceHealth.ONLINE).count();
+            String health = online == devices.size() ? "healthy" : online == 0 ? "failed" : "degraded";
+            return new PoolView(p.row().pool().id(), p.row().pool().name(), p.row().pool().hostId(), capacity, reserved,
+                    Math.max(0, capacity - reserved), online, health, p.volumes(), devices, p.row().createdAt());
+        }
+    }
+
+    public record VolumeCopyView(int index, String deviceId, int generation, String state) {
+        static VolumeCopyView of(VolumeCopy c) {
+            return new VolumeCopyView(c.index(), c.deviceId(), c.generation(), lower(c.state()));
+        }
+    }
+
+    public record VolumeView(String id, String tenantId, String name, String poolId, long sizeGib, int copies,
+            String health, String attachedVmId, boolean bootDisk, List<VolumeCopyView> placement,
+            List<SnapshotView> snapshots, Instant createdAt, Instant updatedAt) {
+        static VolumeView of(VolumeRow row) {
+            Volume v = row.volume();
+            return new VolumeView(v.id(), v.tenantId(), v.name(), v.poolId(), v.sizeGib(), v.copies(), lower(v.health()),
+                    v.attachedVmId(), v.bootDisk(), v.placement().stream().map(VolumeCopyView::of).toList(),
+                    v.snapshots().stream().map(SnapshotView::of).toList(), row.createdAt(), row.updatedAt());
+        }
+    }
+
+    public record SnapshotView(String name, Instant createdAt) {
+        static SnapshotView of(VolumeSnapshot s) {
+            return new SnapshotView(s.name(), s.createdAt());
+        }
+    }
 
     private static String lower(Enum<?> e) {
         return e.name().toLowerCase();

@@ -55,11 +55,15 @@ public final class TenantRepository {
         h.createUpdate("DELETE FROM tenants WHERE id = :id").bind("id", id).execute();
     }
 
-    /** What the tenant's VMs hold now, including those being deleted (their resources are not free yet). */
+    /**
+     * What the tenant's VMs hold now, including those being deleted (their resources are not free yet); disk
+     * counts the VMs' boot disks and the tenant's volumes (each once, at its size, whatever its copies).
+     */
     public Usage usage(Handle h, String tenantId) {
         return h.createQuery("""
                 SELECT COALESCE(SUM(vcpus), 0) AS vcpus, COALESCE(SUM(memory_mib), 0) AS mem,
-                       COALESCE(SUM(disk_gib), 0) AS disk, COUNT(*) AS n
+                       COALESCE(SUM(disk_gib), 0)
+                         + (SELECT COALESCE(SUM(size_gib), 0) FROM volumes WHERE tenant_id = :t) AS disk, COUNT(*) AS n
                 FROM vms WHERE tenant_id = :t""").bind("t", tenantId)
                 .map((rs, ctx) -> new Usage(rs.getInt("vcpus"), rs.getLong("mem"), rs.getLong("disk"), rs.getInt("n")))
                 .one();

@@ -96,7 +96,10 @@ public final class VmRepository {
                 .mapTo(Integer.class).findOne().orElse(0);
     }
 
+    /** Deletes the VM's row; volumes attached to it become detached (its QEMU, which held them, is gone). */
     public void delete(Handle h, String id) {
+        h.createUpdate("UPDATE volumes SET attached_vm_id = NULL, boot_disk = FALSE WHERE attached_vm_id = :id")
+                .bind("id", id).execute();
         h.createUpdate("DELETE FROM vms WHERE id = :id").bind("id", id).execute();
     }
 

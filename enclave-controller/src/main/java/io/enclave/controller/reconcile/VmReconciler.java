@@ -40,6 +40,7 @@ public final class VmReconciler {
     private final Clock clock;
     private final java.util.function.Function<String, Optional<io.enclave.core.network.TenantNetworking>> tenantNetworking;
     private final java.util.function.Consumer<String> tenantNetworkChanged;
+    private final java.util.function.Consumer<String> qemuStarted;
 
     public VmReconciler(Store store, HostRegistry hosts, VmLifecycle lifecycle, Clock clock) {
         this(store, hosts, lifecycle, clock, t -> Optional.empty(), t -> { });
@@ -52,6 +53,14 @@ public final class VmReconciler {
     public VmReconciler(Store store, HostRegistry hosts, VmLifecycle lifecycle, Clock clock,
             java.util.function.Function<String, Optional<io.enclave.core.network.TenantNetworking>> tenantNetworking,
             java.util.function.Consumer<String> tenantNetworkChanged) {
+        this(store, hosts, lifecycle, clock, tenantNetworking, tenantNetworkChanged, vmId -> { });
+    }
+
+    /** @param qemuStarted told with the VM's id each time its QEMU was started (volumes are plugged back in) */
+    public VmReconciler(Store store, HostRegistry hosts, VmLifecycle lifecycle, Clock clock,
+            java.util.function.Function<String, Optional<io.enclave.core.network.TenantNetworking>> tenantNetworking,
+            java.util.function.Consumer<String> tenantNetworkChanged, java.util.function.Consumer<String> qemuStarted) {
+        this.qemuStarted = qemuStarted;
         this.tenantNetworking = tenantNetworking;
         this.tenantNetworkChanged = tenantNetworkChanged;
         this.store = store;
@@ -106,6 +115,7 @@ public final class VmReconciler {
                 long begin = System.nanoTime();
                 agent.start(runtimeSpec(vm, image));
                 long qemuMs = (System.nanoTime() - begin) / 1_000_000;
+                qemuStarted.accept(vm.id());
                 if (vm.generation() == 1) {
                     // Measured by bench/foundation.sh: platform time = accepted → started, less QEMU's own start.
                     log.info("vm {} (tenant {}): QEMU started {} ms after the create was accepted; QEMU's own start took {} ms",

@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class NetworkService {
     private static final Logger log = LoggerFactory.getLogger(NetworkService.class);
-    public static final String LIGHT = "light";
+    public static final String LIGHT = TenantNetworking.LIGHT;
 
     /** A firewall rule as callers describe it; which fields count depends on the kind. */
     public record RuleRequest(String kind, String protocol, Integer portFrom, Integer portTo, String sourceCidr,
@@ -79,8 +79,16 @@ public final class NetworkService {
     // ------------------------------------------------------------------ networks
 
     public NetworkRow create(Caller caller, String tenantIdForAdmin, String name, String cidr) {
+        return create(caller, tenantIdForAdmin, name, cidr, null);
+    }
+
+    /** @param firewallForm light or vm; only for the tenant's first network (it creates the firewall) */
+    public NetworkRow create(Caller caller, String tenantIdForAdmin, String name, String cidr, String firewallForm) {
         String tenantId = Tenancy.targetTenant(caller, tenantIdForAdmin);
         Validator v = new Validator().dnsLabel(name, "name");
+        v.require(firewallForm == null || firewallForm.equals(TenantNetworking.LIGHT)
+                || firewallForm.equals(TenantNetworking.APPLIANCE), "firewallForm",
+                "must be light or vm (got '" + firewallForm + "')");
         if (v.present(cidr, "cidr")) {
             v.require(Cidr.isValid(cidr) && Cidr.parse(cidr).toString().equals(cidr), "cidr",
                     "must be an IPv4 network address with its prefix, such as 10.0.0.0/24 (got '" + cidr + "')");
@@ -103,7 +111,7 @@ public final class NetworkService {
                             + "' (" + other.cidr() + ") of the same tenant");
                 }
             }
-            ensureFirewall(h, tenantId, now);
+            ensureFirewall(h, tenantId, firewallForm, now);
             store.networks().insert(h, tenantId, network, now);
             store.firewalls().bump(h, tenantId);
             return store.networks().find(h, Scope.ALL_TENANTS, network.id()).orElseThrow();
@@ -289,17 +297,25 @@ public final class NetworkService {
                 }
             }
             return Optional.of(new TenantNetworking(tenantId, fw.get().publicIp(), networks, nics, ingress, forwards,
-                    nats, egress));
+                    nats, egress, fw.get().form()));
         });
     }
 
-    private void ensureFirewall(Handle h, String tenantId, Instant now) {
-        if (store.firewalls().find(h, Scope.ALL_TENANTS, tenantId).isPresent()) return;
+    private void ensureFirewall(Handle h, String tenantId, String form, Instant now) {
+        var existing = store.firewalls().find(h, Scope.ALL_TENANTS, tenantId);
+        if (existing.isPresent()) {
+            if (form != null && !existing.get().form().equals(form)) {
+                throw new EnclaveException.Conflict("tenant " + tenantId + " already has a " + existing.get().form()
+                        + " firewall; its form is chosen with the first network and cannot change");
+            }
+            return;
+        }
         PublicNetwork pub = store.firewalls().publicNetwork(h).orElseThrow(() -> new EnclaveException.Conflict(
                 "the provider has not configured the public network yet (PUT /v1/public-network)"));
         String ip = pub.allocate(store.firewalls().usedPublicIps(h));
-        store.firewalls().insert(h, tenantId, ip, LIGHT, now);
-        log.info("tenant {}: firewall created with public address {}", tenantId, ip);
+        String chosen = form == null ? LIGHT : form;
+        store.firewalls().insert(h, tenantId, ip, chosen, now);
+        log.info("tenant {}: {} firewall created with public address {}", tenantId, chosen, ip);
     }
 
     private static Protocol protocol(String value, Validator v) {

@@ -3,6 +3,10 @@ package io.enclave.core.host;
 import io.enclave.core.network.PublicNetwork;
 import io.enclave.core.network.RuleCounter;
 import io.enclave.core.network.TenantNetworking;
+import io.enclave.core.storage.DeviceReport;
+import io.enclave.core.storage.VolumeCopy;
+import io.enclave.core.storage.VolumeOnHost;
+import io.enclave.core.storage.VolumeSnapshot;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -62,4 +66,42 @@ public interface HostAgent {
 
     /** Hit counters of the tenant's firewall rules, by rule id. */
     Map<String, RuleCounter> ruleCounters(String tenantId);
+
+    // ------------------------------------------------------------------ storage
+
+    /** Checks that {@code path} is the root of its own writable filesystem, labels it, and measures it. */
+    DeviceReport registerDevice(String deviceId, String path);
+
+    /** Measures the device and probes it with a synced write and read. Never throws. */
+    DeviceReport probeDevice(String deviceId, String path);
+
+    /** Creates one file per copy of the volume; on failure nothing is left. */
+    void createVolume(VolumeOnHost volume);
+
+    /** Grows every copy to {@code newSizeGib}; through the VM's QEMU when {@code attachedVmId} is not null. */
+    void growVolume(VolumeOnHost volume, long newSizeGib, String attachedVmId);
+
+    /** Removes every copy's file that can still be reached. */
+    void deleteVolume(VolumeOnHost volume);
+
+    /** Hot-plugs the volume into the VM's running QEMU as a virtio disk. */
+    void attachVolume(String vmId, VolumeOnHost volume);
+
+    /** Unplugs the volume from the VM (the guest must acknowledge) and drops its block nodes. */
+    void detachVolume(String vmId, VolumeOnHost volume, Duration timeout);
+
+    List<VolumeSnapshot> listSnapshots(VolumeOnHost volume, String attachedVmId);
+
+    void createSnapshot(VolumeOnHost volume, String name, String attachedVmId);
+
+    /** Reverts every in-sync copy; the volume must be detached or its VM stopped. */
+    void revertSnapshot(VolumeOnHost volume, String name);
+
+    void deleteSnapshot(VolumeOnHost volume, String name, String attachedVmId);
+
+    /**
+     * Rebuilds one copy of a detached volume as {@code replacement} (its new device and generation) in
+     * {@code replacementDir}, from an in-sync copy (snapshots included).
+     */
+    void resyncDetached(VolumeOnHost volume, VolumeCopy replacement, String replacementDir);
 }

@@ -16,12 +16,28 @@ import java.util.regex.Pattern;
  */
 public record TenantNetworking(String tenantId, String publicIp, List<Network> networks, List<Nic> nics,
         List<IngressRule> ingressRules, List<PortForward> portForwards, List<OneToOneNat> oneToOneNats,
-        List<EgressRule> egressRules) {
+        List<EgressRule> egressRules, String firewallForm) {
+
+    /** The light firewall: a namespace with nftables and dnsmasq (the default). */
+    public static final String LIGHT = "light";
+    /** The firewall as a QEMU VM appliance running nftables and dnsmasq. */
+    public static final String APPLIANCE = "vm";
+
+    /** Networking with the light firewall. */
+    public TenantNetworking(String tenantId, String publicIp, List<Network> networks, List<Nic> nics,
+            List<IngressRule> ingressRules, List<PortForward> portForwards, List<OneToOneNat> oneToOneNats,
+            List<EgressRule> egressRules) {
+        this(tenantId, publicIp, networks, nics, ingressRules, portForwards, oneToOneNats, egressRules, LIGHT);
+    }
 
     /** Ids of tenants, networks, VMs and rules: they become interface, file and nft counter names. */
     public static final Pattern ID = Pattern.compile("[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?");
 
     public TenantNetworking {
+        firewallForm = firewallForm == null ? LIGHT : firewallForm;
+        if (!firewallForm.equals(LIGHT) && !firewallForm.equals(APPLIANCE)) {
+            throw new IllegalArgumentException("firewall form must be light or vm, got " + firewallForm);
+        }
         networks = List.copyOf(networks == null ? List.of() : networks);
         nics = List.copyOf(nics == null ? List.of() : nics);
         ingressRules = List.copyOf(ingressRules == null ? List.of() : ingressRules);

@@ -32,6 +32,30 @@ public final class GuestImages {
         return DEFAULT;
     }
 
+    public static final Path FIREWALL = Path.of(System.getenv().getOrDefault("ENCLAVE_FIREWALL_IMAGE",
+            "/var/cache/enclave/appliances/firewall"));
+
+    /** Builds the VM-appliance firewall image unless the cached one is current. */
+    public static synchronized Path ensureFirewall() {
+        run(repoRoot().resolve("images/firewall/build.sh"), FIREWALL);
+        return FIREWALL;
+    }
+
+    private static void run(Path script, Path out) {
+        try {
+            Process p = new ProcessBuilder(List.of("bash", script.toString(), out.toString()))
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.INHERIT).start();
+            if (!p.waitFor(20, TimeUnit.MINUTES) || p.exitValue() != 0) {
+                throw new IllegalStateException("image build failed (" + script + ")");
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot run " + script, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     public static String defaultImageName() {
         try {
             return TestApi.JSON.readTree(DEFAULT.resolve("manifest.json").toFile()).path("name").asText();

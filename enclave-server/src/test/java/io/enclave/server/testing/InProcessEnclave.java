@@ -3,9 +3,12 @@ package io.enclave.server.testing;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.enclave.agent.exec.ProcessCommandRunner;
 import io.enclave.agent.image.ImageLibrary;
+import io.enclave.agent.network.FirewallFormsDriver;
 import io.enclave.agent.network.LinuxNetworkDriver;
+import io.enclave.agent.network.appliance.ApplianceNetworkDriver;
 import io.enclave.agent.qemu.Accelerator;
 import io.enclave.agent.qemu.QemuHostAgent;
+import io.enclave.agent.storage.QemuStorageDriver;
 import io.enclave.controller.Controller;
 import io.enclave.controller.persistence.Database;
 import java.io.IOException;
@@ -26,11 +29,11 @@ public final class InProcessEnclave implements AutoCloseable {
 
     public final Path dir;
     public final QemuHostAgent agent;
-    public final LinuxNetworkDriver network;
+    public final FirewallFormsDriver network;
     public final Controller controller;
     public final TestApi admin;
 
-    private InProcessEnclave(Path dir, QemuHostAgent agent, LinuxNetworkDriver network, Controller controller,
+    private InProcessEnclave(Path dir, QemuHostAgent agent, FirewallFormsDriver network, Controller controller,
             TestApi admin) {
         this.network = network;
         this.dir = dir;
@@ -58,11 +61,13 @@ public final class InProcessEnclave implements AutoCloseable {
             makeTinyImage(images.resolve(TINY_IMAGE));
             if (withDefaultImage) Files.createSymbolicLink(images.resolve("default"), GuestImages.ensureDefault());
             ProcessCommandRunner runner = new ProcessCommandRunner();
-            LinuxNetworkDriver network = netPrefix == null ? null
-                    : new LinuxNetworkDriver(runner, dir.resolve("network"), netPrefix);
+            FirewallFormsDriver network = netPrefix == null ? null : new FirewallFormsDriver(
+                    new LinuxNetworkDriver(runner, dir.resolve("network"), netPrefix),
+                    new ApplianceNetworkDriver(runner, dir.resolve("network-appliance"), netPrefix,
+                            GuestImages.ensureFirewall(), "qemu-system-x86_64", 160, 1, Duration.ofMinutes(3)));
             QemuHostAgent agent = new QemuHostAgent(QemuHostAgent.localHostInfo("host-" + dir.getFileName().toString()
                     .replaceAll("[^a-z0-9]", "").toLowerCase(), "test-host", Accelerator.TCG),
-                    dir.resolve("vms"), runner, Accelerator.TCG, "qemu-system-x86_64", network);
+                    dir.resolve("vms"), runner, Accelerator.TCG, "qemu-system-x86_64", network, new QemuStorageDriver(runner));
             Database db = Database.open(jdbcUrl != null ? jdbcUrl : Database.h2Url(dir), null, null);
             Controller.Settings s = Controller.Settings.defaults(0).withResyncEvery(Duration.ofSeconds(2));
             Controller controller = new Controller(db, new ImageLibrary(images, runner), s);
