@@ -238,7 +238,7 @@ class ApplianceFirewallTest {
             String lweb = vm(light, l, "vm-1", true);
             background(lweb, "iperf3", "-s", "-p", "5201");
             double viaLight = iperf(LIGHT_PUBLIC);
-            System.out.printf("iperf3 external -> VM namespace (10 s, TCP): appliance %.3f Gbit/s, light %.3f Gbit/s (%.1f %%)%n",
+            System.out.printf("iperf3 external -> VM namespace (3 s, TCP): appliance %.3f Gbit/s, light %.3f Gbit/s (%.1f %%)%n",
                     viaAppliance, viaLight, 100 * viaAppliance / viaLight);
         } finally {
             light.removeTenant("ent7-tl");
@@ -269,7 +269,7 @@ class ApplianceFirewallTest {
 
     double iperf(String target) throws Exception {
         Thread.sleep(300);
-        CommandResult r = runner.run(List.of("ip", "netns", "exec", ext, "iperf3", "-c", target, "-p", "5201", "-t", "10", "-J"),
+        CommandResult r = runner.run(List.of("ip", "netns", "exec", ext, "iperf3", "-c", target, "-p", "5201", "-t", "3", "-J"),
                 Duration.ofSeconds(40));
         assertThat(r.ok()).as("iperf3: " + r.stderr()).isTrue();
         var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.stdout());
