@@ -81,4 +81,23 @@ class NetworkApiTest {
         assertThat(t.delete("/v1/firewall/rules/" + ruleId).status()).isEqualTo(204);
         assertThat(t.get("/v1/firewall").get("rules")).isEmpty();
     }
+
+    @Test
+    void aTenantWithNetworksCannotBeDeletedAndItsFirewallGoesWithIt() {
+        enclave.admin.put("/v1/public-network", Map.of("cidr", "198.51.100.0/30", "gateway", "198.51.100.1"));
+        TestApi t = enclave.tenant("leaving", 2, 1024, 5, 2);
+        String tenantId = InProcessEnclave.tenantIdOf(t);
+        Response net = t.post("/v1/networks", Map.of("name", "lan", "cidr", "10.3.0.0/24"));
+        assertThat(net.status()).isEqualTo(201);
+        String publicIp = t.get("/v1/firewall").get("publicIp").asText();
+        Response refused = enclave.admin.delete("/v1/tenants/" + tenantId);
+        assertThat(refused.status()).isEqualTo(409);
+        assertThat(refused.errorMessage()).contains("networks");
+        assertThat(t.delete("/v1/networks/" + net.get("id").asText()).status()).isEqualTo(204);
+        assertThat(enclave.admin.delete("/v1/tenants/" + tenantId).status()).isEqualTo(204);
+        // A /30 pool has two host addresses; the gateway holds one: the freed address is handed out again.
+        TestApi next = enclave.tenant("arriving", 2, 1024, 5, 2);
+        assertThat(next.post("/v1/networks", Map.of("name", "lan", "cidr", "10.3.0.0/24")).status()).isEqualTo(201);
+        assertThat(next.get("/v1/firewall").get("publicIp").asText()).isEqualTo(publicIp);
+    }
 }

@@ -24,8 +24,15 @@ public final class TenantService {
 
     private final Store store;
     private final Clock clock;
+    private final java.util.function.Consumer<String> tenantNetworkingGone;
 
     public TenantService(Store store, Clock clock) {
+        this(store, clock, t -> { });
+    }
+
+    /** @param tenantNetworkingGone told when a deleted tenant had a firewall, so the hosts remove it */
+    public TenantService(Store store, Clock clock, java.util.function.Consumer<String> tenantNetworkingGone) {
+        this.tenantNetworkingGone = tenantNetworkingGone;
         this.store = store;
         this.clock = clock;
     }
@@ -71,13 +78,22 @@ public final class TenantService {
     }
 
     public void delete(String id) {
-        store.jdbi().useTransaction(h -> {
+        boolean hadFirewall = store.jdbi().inTransaction(h -> {
             store.tenants().lock(h, id).orElseThrow(() -> new EnclaveException.NotFound("tenant", id));
             if (store.tenants().usage(h, id).vms() > 0) {
                 throw new EnclaveException.Conflict("tenant " + id + " still has VMs: delete them first");
             }
+            if (!store.networks().ofTenant(h, id).isEmpty()) {
+                throw new EnclaveException.Conflict("tenant " + id + " still has networks: delete them first");
+            }
+            boolean firewall = store.firewalls().find(h, Scope.ALL_TENANTS, id).isPresent();
+            // The firewall goes with the tenant: its rules, its public address back to the pool.
+            h.createUpdate("DELETE FROM firewall_rules WHERE tenant_id = :t").bind("t", id).execute();
+            store.firewalls().delete(h, id);
             store.tenants().delete(h, id);
+            return firewall;
         });
+        if (hadFirewall) tenantNetworkingGone.accept(id);
         log.info("tenant {} deleted", id);
     }
 
