@@ -69,7 +69,7 @@ public final class Controller implements AutoCloseable {
         this.database = database;
         this.settings = settings;
         this.store = Store.over(database.jdbi());
-        this.tenants = new TenantService(store, clock);
+        this.tenants = new TenantService(store, clock, this::reconcileTenantNetworkSoon);
         this.images = new ImageService(store, imageProvider, clock);
         this.networks = new NetworkService(store, this::reconcileTenantNetworkSoon, clock);
         NetworkReconciler networkReconciler = new NetworkReconciler(store, hosts, networks);

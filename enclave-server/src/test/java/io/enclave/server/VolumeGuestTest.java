@@ -110,7 +110,7 @@ class VolumeGuestTest {
     }
 
     @Test
-    void aDeviceFailingDuringGuestWritesLeavesTheDataCorrectAndResyncMakesTheVolumeHealthyAgain() throws Exception {
+    void aDeviceFailingDuringGuestWritesLeavesTheDataCorrectAndALiveResyncMakesTheVolumeHealthyAgain() throws Exception {
         List<TestDevices.Dev> devs = new ArrayList<>();
         List<String> deviceIds = new ArrayList<>();
         for (String name : List.of("f1", "f2", "f3")) {
@@ -142,16 +142,31 @@ class VolumeGuestTest {
         enclave.admin.get("/v1/storage/devices");
         JsonNode degraded = acme.get("/v1/volumes/" + vol).json();
         assertThat(degraded.path("health").asText()).as(degraded.toString()).isEqualTo("degraded");
-        assertThat(enclave.admin.post("/v1/volumes/" + vol + "/resync", Map.of()).status())
-                .as("live resync is not offered through the API yet").isEqualTo(409);
+        // Live resync while the guest keeps the volume: an operation follows the copy job.
+        Response started = enclave.admin.post("/v1/volumes/" + vol + "/resync", Map.of());
+        assertThat(started.status()).as(started.toString()).isEqualTo(202);
+        assertThat(started.get("kind").asText()).isEqualTo("resync_volume");
+        assertThat(acme.get("/v1/volumes/" + vol).get("health").asText()).isIn("resyncing", "healthy");
+        String more = exec(guest, "dd if=/dev/urandom of=/tmp/more bs=64k count=32 2>/dev/null"
+                + " && dd if=/tmp/more of=/dev/vdb bs=64k seek=512 2>/dev/null && sync && md5sum < /tmp/more").trim();
+        JsonNode op = awaitOperation(acme, started.get("id").asText(), Duration.ofMinutes(2));
+        assertThat(op.path("status").asText()).as(op.toString()).isEqualTo("succeeded");
+        assertThat(op.path("progress").asInt()).isEqualTo(100);
+        JsonNode healthy = acme.get("/v1/volumes/" + vol).json();
+        assertThat(healthy.path("health").asText()).as(healthy.toString()).isEqualTo("healthy");
+        assertThat(healthy.path("placement").findValuesAsText("deviceId")).doesNotContain(failingDevice);
+        assertThat(healthy.path("placement").get(0).path("generation").asInt()).isEqualTo(1);
+        assertThat(exec(guest, read).trim()).isEqualTo(expected);
+
+        // Detached and attached again, the volume is opened from both copies (the rebuilt one among them).
         assertThat(acme.post("/v1/volumes/" + vol + "/detach", Map.of()).status()).isEqualTo(200);
-        Response resynced = enclave.admin.post("/v1/volumes/" + vol + "/resync", Map.of());
-        assertThat(resynced.status()).as(resynced.toString()).isEqualTo(200);
-        assertThat(resynced.get("health").asText()).isEqualTo("healthy");
-        assertThat(resynced.get("placement").findValuesAsText("deviceId")).doesNotContain(failingDevice);
+        assertThat(enclave.admin.post("/v1/volumes/" + vol + "/resync", Map.of()).status())
+                .as("nothing left to resync").isEqualTo(409);
         attach(vol, guest);
         assertThat(awaitInGuest(guest, "cat /sys/block/vdb/size 2>/dev/null", "2097152")).isTrue();
-        assertThat(exec(guest, read).trim()).as("both copies, the rebuilt one among them").isEqualTo(expected);
+        assertThat(exec(guest, read).trim()).isEqualTo(expected);
+        assertThat(exec(guest, "dd if=/dev/vdb bs=64k skip=512 count=32 2>/dev/null | md5sum").trim())
+                .as("written after the resync started").isEqualTo(more);
     }
 
     private String bootGuest(String name) {

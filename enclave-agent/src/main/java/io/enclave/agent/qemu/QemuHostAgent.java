@@ -9,6 +9,8 @@ import io.enclave.agent.storage.DeviceStatus;
 import io.enclave.agent.storage.StorageDriver;
 import io.enclave.agent.storage.VolumeLayout;
 import io.enclave.core.storage.DeviceReport;
+import io.enclave.core.storage.ResyncProgress;
+import io.enclave.agent.storage.JobProgress;
 import io.enclave.core.storage.VolumeCopy;
 import io.enclave.core.storage.VolumeOnHost;
 import io.enclave.core.storage.VolumeSnapshot;
@@ -386,10 +388,41 @@ public final class QemuHostAgent implements HostAgent {
 
     @Override
     public void resyncDetached(VolumeOnHost volume, VolumeCopy replacement, String replacementDir) {
-        storageDriver().resyncDetached(layout(volume), new CopyLocation(replacement.index(), replacement.deviceId(),
-                Path.of(replacementDir), replacement.generation(), replacement.state()));
+        storageDriver().resyncDetached(layout(volume), location(replacement, replacementDir));
         log.info("volume {} (tenant {}): copy {} rebuilt on device {}", volume.volume().id(), volume.volume().tenantId(),
                 replacement.index(), replacement.deviceId());
+    }
+
+    @Override
+    public String startResync(String vmId, VolumeOnHost volume, VolumeCopy replacement, String replacementDir) {
+        String job = storageDriver().startResync(runningQmp(vmId), layout(volume), location(replacement, replacementDir));
+        log.info("volume {} (tenant {}): live rebuild of copy {} on device {} started in vm {} (job {})",
+                volume.volume().id(), volume.volume().tenantId(), replacement.index(), replacement.deviceId(), vmId, job);
+        return job;
+    }
+
+    @Override
+    public ResyncProgress resyncProgress(String vmId, String jobId) {
+        JobProgress p = storageDriver().jobProgress(runningQmp(vmId), jobId);
+        return new ResyncProgress(p.status(), p.currentBytes(), p.totalBytes(), p.error());
+    }
+
+    @Override
+    public void completeResync(String vmId, VolumeOnHost volume, VolumeCopy replacement, String replacementDir) {
+        storageDriver().completeResync(runningQmp(vmId), layout(volume), location(replacement, replacementDir),
+                Duration.ofSeconds(30));
+        log.info("volume {} (tenant {}): copy {} rebuilt live on device {}", volume.volume().id(),
+                volume.volume().tenantId(), replacement.index(), replacement.deviceId());
+    }
+
+    private Path runningQmp(String vmId) {
+        VmFiles files = files(vmId);
+        if (alivePid(files).isEmpty()) throw new EnclaveException.Conflict("vm " + vmId + " has no running QEMU");
+        return files.qmpSocket();
+    }
+
+    private static CopyLocation location(VolumeCopy copy, String dir) {
+        return new CopyLocation(copy.index(), copy.deviceId(), Path.of(dir), copy.generation(), copy.state());
     }
 
     /**

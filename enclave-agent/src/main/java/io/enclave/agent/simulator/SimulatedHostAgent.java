@@ -11,6 +11,7 @@ import io.enclave.core.network.RuleCounter;
 import io.enclave.core.network.TenantNetworking;
 import io.enclave.core.storage.DeviceHealth;
 import io.enclave.core.storage.DeviceReport;
+import io.enclave.core.storage.ResyncProgress;
 import io.enclave.core.storage.VolumeCopy;
 import io.enclave.core.storage.VolumeOnHost;
 import io.enclave.core.storage.VolumeSnapshot;
@@ -105,6 +106,17 @@ public final class SimulatedHostAgent implements HostAgent {
     @Override public void deleteSnapshot(VolumeOnHost volume, String name, String attachedVmId) { }
 
     @Override public void resyncDetached(VolumeOnHost volume, VolumeCopy replacement, String replacementDir) { }
+
+    @Override
+    public String startResync(String vmId, VolumeOnHost volume, VolumeCopy replacement, String replacementDir) {
+        return volume.volume().id() + "-resync";
+    }
+
+    @Override
+    public ResyncProgress resyncProgress(String vmId, String jobId) { return new ResyncProgress("ready", 1, 1, null); }
+
+    @Override
+    public void completeResync(String vmId, VolumeOnHost volume, VolumeCopy replacement, String replacementDir) { }
 
     private static VmRuntimeStatus state(String vmId, RuntimeState state) {
         return new VmRuntimeStatus(vmId, state, false, null, null, null);

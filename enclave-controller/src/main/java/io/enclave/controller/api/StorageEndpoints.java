@@ -14,6 +14,7 @@ import io.enclave.controller.api.Requests.GrowVolume;
 import io.enclave.controller.api.Requests.RegisterDevice;
 import io.enclave.controller.api.Requests.ResyncVolume;
 import io.enclave.controller.api.Views.DeviceView;
+import io.enclave.controller.api.Views.OperationView;
 import io.enclave.controller.api.Views.PoolView;
 import io.enclave.controller.api.Views.SnapshotView;
 import io.enclave.controller.api.Views.VolumeView;
@@ -22,7 +23,7 @@ import io.enclave.controller.service.VolumeService;
 import io.enclave.core.storage.VolumeSpec;
 import java.util.List;
 
-/** Storage devices and pools (admin) and tenants' volumes with their snapshots. All synchronous. */
+/** Storage devices and pools (admin) and tenants' volumes with their snapshots. Synchronous but a live resync. */
 final class StorageEndpoints {
     private final StorageService storage;
     private final VolumeService volumes;
@@ -86,7 +87,12 @@ final class StorageEndpoints {
                 }),
                 new Route(POST, "/v1/volumes/{volumeId}/resync", ADMIN, (ctx, caller) -> {
                     ResyncVolume req = Http.optionalBody(ctx, ResyncVolume.class, new ResyncVolume(null));
-                    Http.json(ctx, 200, VolumeView.of(volumes.resync(caller, ctx.pathParam("volumeId"), req.deviceId())));
+                    String id = ctx.pathParam("volumeId");
+                    if (volumes.get(caller, id).volume().attached()) {
+                        Http.json(ctx, 202, OperationView.of(volumes.startLiveResync(caller, id, req.deviceId())));
+                    } else {
+                        Http.json(ctx, 200, VolumeView.of(volumes.resync(caller, id, req.deviceId())));
+                    }
                 }));
     }
 }

@@ -8,9 +8,9 @@ import io.enclave.controller.persistence.VolumeRepository.VolumeRow;
 import io.enclave.core.Ids;
 import io.enclave.core.error.EnclaveException;
 import io.enclave.core.error.FieldError;
+import io.enclave.core.operation.Operation;
 import io.enclave.core.storage.CopyState;
 import io.enclave.core.storage.DeviceSpace;
-import io.enclave.core.storage.Placement;
 import io.enclave.core.storage.StorageRules;
 import io.enclave.core.storage.Volume;
 import io.enclave.core.storage.VolumeCopy;
@@ -25,8 +25,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
-import java.util.stream.Collectors;
 import org.jdbi.v3.core.Handle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,11 +44,13 @@ public final class VolumeService {
     private final StorageService storage;
     private final StorageRules rules = new StorageRules(MAX_VOLUME_GIB);
     private final Clock clock;
+    private final LiveResync liveResync;
 
     public VolumeService(Store store, StorageService storage, Clock clock) {
         this.store = store;
         this.storage = storage;
         this.clock = clock;
+        this.liveResync = new LiveResync(store, storage, clock);
     }
 
     public VolumeRow create(Caller caller, String tenantIdForAdmin, VolumeSpec spec) {
@@ -237,21 +237,12 @@ public final class VolumeService {
             Volume volume = lock(h, caller, id);
             if (volume.attached()) {
                 throw new EnclaveException.Conflict("volume " + id + " is attached to vm " + volume.attachedVmId()
-                        + ": detach it to resync (live resync is not wired into the API yet)");
+                        + ": it is resynced live");
             }
             List<VolumeCopy> failed = volume.placement().stream().filter(c -> c.state() != CopyState.IN_SYNC).toList();
             if (failed.isEmpty()) throw new EnclaveException.Conflict("volume " + id + " has no failed copy to resync");
             for (VolumeCopy copy : failed) {
-                List<DeviceSpace> space = storage.poolSpace(h, volume.poolId());
-                Set<String> occupied = volume.placement().stream().filter(c -> c.index() != copy.index())
-                        .map(VolumeCopy::deviceId).collect(Collectors.toSet());
-                List<DeviceSpace> candidates = deviceId == null ? space
-                        : space.stream().filter(d -> d.deviceId().equals(deviceId)).toList();
-                if (deviceId != null && candidates.isEmpty()) {
-                    throw new EnclaveException.InvalidRequest("deviceId", "device '" + deviceId + "' is not in pool "
-                            + volume.poolId());
-                }
-                String target = Placement.replacement(volume.sizeBytes(), candidates, occupied);
+                String target = LiveResync.target(volume, copy, storage.poolSpace(h, volume.poolId()), deviceId);
                 VolumeCopy rebuilt = copy.rebuiltOn(target);
                 var onHost = storage.onHost(h, volume);
                 storage.agentOfPool(h, volume.poolId()).resyncDetached(onHost, rebuilt, onHost.dirOf(target));
@@ -264,6 +255,11 @@ public final class VolumeService {
             return store.volumes().find(h, Scope.ALL_TENANTS, id).orElseThrow();
         });
         return row;
+    }
+
+    /** Rebuilds one failed copy of an attached volume while its VM runs; follow the returned operation. */
+    public Operation startLiveResync(Caller caller, String id, String deviceId) {
+        return liveResync.start(caller, id, deviceId);
     }
 
     private Volume lock(Handle h, Caller caller, String id) {

@@ -4,6 +4,7 @@ import io.enclave.core.network.PublicNetwork;
 import io.enclave.core.network.RuleCounter;
 import io.enclave.core.network.TenantNetworking;
 import io.enclave.core.storage.DeviceReport;
+import io.enclave.core.storage.ResyncProgress;
 import io.enclave.core.storage.VolumeCopy;
 import io.enclave.core.storage.VolumeOnHost;
 import io.enclave.core.storage.VolumeSnapshot;
@@ -104,4 +105,16 @@ public interface HostAgent {
      * {@code replacementDir}, from an in-sync copy (snapshots included).
      */
     void resyncDetached(VolumeOnHost volume, VolumeCopy replacement, String replacementDir);
+
+    /**
+     * Starts rebuilding one copy of a volume attached to the VM, live: {@code replacement} (its new device and
+     * generation, in {@code replacementDir}) is filled from the in-sync copies while the guest keeps writing.
+     * Returns the job id for {@link #resyncProgress}.
+     */
+    String startResync(String vmId, VolumeOnHost volume, VolumeCopy replacement, String replacementDir);
+
+    ResyncProgress resyncProgress(String vmId, String jobId);
+
+    /** Once ready: swaps the rebuilt copy into the volume in place of the failed one. */
+    void completeResync(String vmId, VolumeOnHost volume, VolumeCopy replacement, String replacementDir);
 }

@@ -1,3 +1,3 @@
 package io.enclave.core.operation;
 
-public enum OperationKind { CREATE_VM, START_VM, STOP_VM, REBOOT_VM, DELETE_VM }
+public enum OperationKind { CREATE_VM, START_VM, STOP_VM, REBOOT_VM, DELETE_VM, RESYNC_VOLUME }
