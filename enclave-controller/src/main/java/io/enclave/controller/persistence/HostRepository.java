@@ -23,6 +23,8 @@ public final class HostRepository {
                     .bind("id", info.id()).bind("name", info.name()).bind("cpus", info.cpus())
                     .bind("mem", info.memoryMib()).bind("accel", info.accelerator()).bind("status", status)
                     .bind("now", Rows.ts(now)).execute();
+            h.createUpdate("INSERT INTO host_allocations (host_id, vcpus, memory_mib) VALUES (:id, 0, 0)")
+                    .bind("id", info.id()).execute();
         }
     }
 
@@ -37,9 +39,8 @@ public final class HostRepository {
     public record Allocation(String hostId, int vcpus, long memoryMib) {}
 
     public List<Allocation> allocations(Handle h) {
-        return h.createQuery("""
-                SELECT host_id, COALESCE(SUM(vcpus), 0) AS vcpus, COALESCE(SUM(memory_mib), 0) AS mem
-                FROM vms GROUP BY host_id""")
-                .map((rs, ctx) -> new Allocation(rs.getString("host_id"), rs.getInt("vcpus"), rs.getLong("mem"))).list();
+        return h.createQuery("SELECT host_id, vcpus, memory_mib FROM host_allocations")
+                .map((rs, ctx) -> new Allocation(rs.getString("host_id"), rs.getInt("vcpus"), rs.getLong("memory_mib"))).list();
     }
+
 }

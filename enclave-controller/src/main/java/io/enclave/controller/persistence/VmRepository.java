@@ -20,7 +20,10 @@ public final class VmRepository {
             rs.getLong("observed_generation"), rs.getBoolean("guest_ready"), rs.getString("message"),
             Rows.instant(rs, "created_at"), Rows.instant(rs, "updated_at"));
 
+    /** Records the VM and adds what it holds to its host's allocation. */
     public void insert(Handle h, Vm vm) {
+        h.createUpdate("UPDATE host_allocations SET vcpus = vcpus + :c, memory_mib = memory_mib + :m WHERE host_id = :h")
+                .bind("h", vm.hostId()).bind("c", vm.spec().vcpus()).bind("m", vm.spec().memoryMib()).execute();
         h.createUpdate("""
                 INSERT INTO vms (id, tenant_id, name, vcpus, memory_mib, disk_gib, image_name, host_id, desired_state,
                   generation, reboot_pending, stop_timeout_seconds, phase, observed_generation, guest_ready, message,
@@ -100,6 +103,12 @@ public final class VmRepository {
     public void delete(Handle h, String id) {
         h.createUpdate("UPDATE volumes SET attached_vm_id = NULL, boot_disk = FALSE WHERE attached_vm_id = :id")
                 .bind("id", id).execute();
+        // The host's allocation gives back what the VM held, in the same transaction as the delete.
+        h.createUpdate("""
+                UPDATE host_allocations SET
+                  vcpus = vcpus - (SELECT vcpus FROM vms WHERE id = :id),
+                  memory_mib = memory_mib - (SELECT memory_mib FROM vms WHERE id = :id)
+                WHERE host_id = (SELECT host_id FROM vms WHERE id = :id)""").bind("id", id).execute();
         h.createUpdate("DELETE FROM vms WHERE id = :id").bind("id", id).execute();
     }
 

@@ -124,4 +124,26 @@ class StoreTest {
             assertThat(env.tenants().usage(t.id()).diskGib()).isEqualTo(7);
         }
     }
+
+    @ParameterizedTest
+    @MethodSource("io.enclave.controller.persistence.TestDatabases#kinds")
+    void hostAllocationsFollowVmInsertsAndDeletes(String kind) throws Exception {
+        try (Env env = Env.open(kind)) {
+            Tenant t = env.tenants().create("alloc", new Quota(64, 65_536, 100, 10));
+            Caller caller = new Caller.TenantMember(t.id(), "tok");
+            Vm a = env.vms().create(caller, null, new VmSpec("a", 2, 512, 1, "base"), false, null).vm();
+            env.vms().create(caller, null, new VmSpec("b", 3, 1024, 1, "base"), false, null);
+            var before = env.store().jdbi().withHandle(h -> env.store().hosts().allocations(h));
+            assertThat(before).singleElement().satisfies(al -> {
+                assertThat(al.vcpus()).isEqualTo(5);
+                assertThat(al.memoryMib()).isEqualTo(1536);
+            });
+            env.store().jdbi().useTransaction(h -> env.store().vms().delete(h, a.id()));
+            var after = env.store().jdbi().withHandle(h -> env.store().hosts().allocations(h));
+            assertThat(after).singleElement().satisfies(al -> {
+                assertThat(al.vcpus()).isEqualTo(3);
+                assertThat(al.memoryMib()).isEqualTo(1024);
+            });
+        }
+    }
 }
