@@ -1,5 +1,6 @@
 package io.enclave.agent.image;
 
+import io.enclave.agent.fs.FileTrees;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.enclave.agent.exec.CommandResult;
@@ -88,7 +89,7 @@ public final class ImageLibrary implements ImageProvider {
         }
         Path staging = dir.resolve("." + name + ".importing");
         try {
-            deleteTree(staging);
+            FileTrees.delete(staging);
             Files.createDirectories(staging);
             runner.runChecked(List.of("qemu-img", "convert", "-q", "-f", format, "-O", "qcow2", source.toString(),
                     staging.resolve("disk.qcow2").toString()), Duration.ofMinutes(30));
@@ -111,7 +112,7 @@ public final class ImageLibrary implements ImageProvider {
         } catch (IOException e) {
             throw new IllegalStateException("cannot import image " + name + ": " + e.getMessage(), e);
         } finally {
-            deleteTree(staging);
+            FileTrees.delete(staging);
         }
     }
 
@@ -136,7 +137,7 @@ public final class ImageLibrary implements ImageProvider {
         if (Files.isDirectory(pinned)) return pinned;
         Path staging = dir.resolve(".versions").resolve("." + m.name() + "@" + version + ".partial");
         try {
-            deleteTree(staging);
+            FileTrees.delete(staging);
             Files.createDirectories(staging);
             for (String file : new String[] {m.disk(), m.kernel(), m.initrd()}) {
                 if (file == null) continue;
@@ -168,12 +169,4 @@ public final class ImageLibrary implements ImageProvider {
         }
     }
 
-    private static void deleteTree(Path path) {
-        if (!Files.exists(path)) return;
-        try (Stream<Path> walk = Files.walk(path)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot remove " + path + ": " + e.getMessage(), e);
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package io.enclave.agent.network;
 
+import io.enclave.agent.fs.FileTrees;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.enclave.agent.exec.CommandResult;
@@ -20,7 +21,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -292,7 +292,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
             }
             deleteNamespace(names.firewallNamespace(tenantId));
             deleteNamespace(names.tenantNamespace(tenantId));
-            deleteTree(tdir);
+            FileTrees.delete(tdir);
             log.info("tenant {}: network removed", tenantId);
         }
         locks.remove(tenantId);
@@ -351,7 +351,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
         for (Path stale : list(root)) {
             if (wanted.contains(stale.getFileName().toString())) continue;
             stopDnsmasq(new Dnsmasq.Instance(stale));
-            deleteTree(stale);
+            FileTrees.delete(stale);
         }
     }
 
@@ -527,12 +527,4 @@ public final class LinuxNetworkDriver implements NetworkDriver {
         }
     }
 
-    private static void deleteTree(Path d) {
-        if (!Files.exists(d)) return;
-        try (Stream<Path> walk = Files.walk(d)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot remove " + d + ": " + e.getMessage(), e);
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package io.enclave.agent.qemu;
 
+import io.enclave.agent.fs.FileTrees;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.enclave.agent.exec.CommandResult;
 import io.enclave.agent.exec.CommandRunner;
@@ -32,7 +33,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -264,11 +264,7 @@ public final class QemuHostAgent implements HostAgent {
             forceStop(vmId);
             Path dir = files(vmId).dir();
             if (Files.exists(dir)) {
-                try (Stream<Path> walk = Files.walk(dir)) {
-                    for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    throw new IllegalStateException("vm " + vmId + ": cannot remove " + dir + ": " + e.getMessage(), e);
-                }
+                FileTrees.delete(dir);
                 log.info("vm {}: removed from host ({})", vmId, dir);
             }
         }

@@ -1,5 +1,6 @@
 package io.enclave.agent.network.appliance;
 
+import io.enclave.agent.fs.FileTrees;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.enclave.agent.exec.CommandRunner;
@@ -30,7 +31,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -41,7 +41,6 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -296,7 +295,7 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             new Appliance(tdir.resolve("appliance")).stop();
             String tns = names.tenantNamespace(tenantId);
             if (Files.exists(NETNS_DIR.resolve(tns))) runner.runChecked(List.of("ip", "netns", "delete", tns), TIMEOUT);
-            deleteTree(tdir);
+            FileTrees.delete(tdir);
             log.info("tenant {}: network and firewall appliance removed", tenantId);
         }
         locks.remove(tenantId);
@@ -368,7 +367,7 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             if (files.dir().toString().length() > VmFiles.MAX_DIR_LENGTH) {
                 throw new IllegalStateException("appliance directory too long for unix sockets: " + files.dir());
             }
-            deleteTree(files.dir());
+            FileTrees.delete(files.dir());
             mkdirs(files.dir());
             runner.runChecked(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-b", image.resolve("disk.qcow2").toString(),
                     "-F", "qcow2", files.disk().toString()), TIMEOUT);
@@ -493,15 +492,6 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             Files.createDirectories(p);
         } catch (IOException e) {
             throw new IllegalStateException("cannot create " + p + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void deleteTree(Path root) {
-        if (!Files.exists(root)) return;
-        try (Stream<Path> walk = Files.walk(root)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot delete " + root + ": " + e.getMessage(), e);
         }
     }
 

@@ -1,7 +1,6 @@
 package io.enclave.agent.network.appliance;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.enclave.agent.exec.CommandResult;
 import io.enclave.agent.exec.CommandRunner;
@@ -49,7 +48,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ApplianceFirewallTest {
     static final String PREFIX = "ent7";
-    static final Path IMAGE = Path.of("/var/cache/enclave/images/firewall");
+    /** Where scripts/test.sh builds the appliance image (outside the tenant image library). */
+    static final Path IMAGE = Path.of(System.getenv().getOrDefault("ENCLAVE_FIREWALL_IMAGE",
+            "/var/cache/enclave/appliances/firewall"));
     static final PublicNetwork PUBLIC = new PublicNetwork("198.18.0.0/24", "198.18.0.1");
     static final String A_PUBLIC = "198.18.0.10";
     static final String A_DB_PUBLIC = "198.18.0.11";
@@ -81,7 +82,10 @@ class ApplianceFirewallTest {
 
     @BeforeAll
     void setUp() throws Exception {
-        assumeTrue(Files.exists(IMAGE.resolve("vmlinuz")), "firewall appliance image not built (images/firewall/build.sh)");
+        if (!Files.exists(IMAGE.resolve("vmlinuz"))) {
+            throw new IllegalStateException("firewall appliance image not built at " + IMAGE
+                    + ": run images/firewall/build.sh (scripts/test.sh does)");
+        }
         dir = Files.createTempDirectory(Path.of("/tmp"), "ent7-");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         nettool = dir.resolve("nettool.py");
@@ -102,7 +106,7 @@ class ApplianceFirewallTest {
     }
 
     ApplianceNetworkDriver newDriver() {
-        return new ApplianceNetworkDriver(runner, dir.resolve("net"), PREFIX, IMAGE, "qemu-system-x86_64", 160, 2,
+        return new ApplianceNetworkDriver(runner, dir.resolve("net"), PREFIX, IMAGE, "qemu-system-x86_64", 160, 1,
                 Duration.ofSeconds(90));
     }
 
