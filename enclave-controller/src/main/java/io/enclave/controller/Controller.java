@@ -2,6 +2,7 @@ package io.enclave.controller;
 
 import io.enclave.controller.api.ApiServer;
 import io.enclave.controller.auth.Authenticator;
+import io.enclave.controller.hosts.HostService;
 import io.enclave.controller.persistence.Database;
 import io.enclave.controller.persistence.Store;
 import io.enclave.controller.reconcile.NetworkReconciler;
@@ -33,13 +34,22 @@ public final class Controller implements AutoCloseable {
 
     /** Tunables; the defaults suit one host with real guests. */
     public record Settings(String listenHost, int port, int reconcileWorkers, Duration resyncEvery,
-            Duration guestReadyTimeout, double cpuOvercommit, double memoryOvercommit) {
+            Duration guestReadyTimeout, double cpuOvercommit, double memoryOvercommit, String joinToken,
+            Duration hostDeadAfter) {
         public static Settings defaults(int port) {
-            return new Settings("127.0.0.1", port, 4, Duration.ofSeconds(5), Duration.ofMinutes(5), 16.0, 1.5);
+            return new Settings("127.0.0.1", port, 4, Duration.ofSeconds(5), Duration.ofMinutes(5), 16.0, 1.5, null,
+                    Duration.ofSeconds(10));
         }
 
         public Settings withResyncEvery(Duration d) {
-            return new Settings(listenHost, port, reconcileWorkers, d, guestReadyTimeout, cpuOvercommit, memoryOvercommit);
+            return new Settings(listenHost, port, reconcileWorkers, d, guestReadyTimeout, cpuOvercommit, memoryOvercommit,
+                    joinToken, hostDeadAfter);
+        }
+
+        /** Remote agents may join with this token; null: only the in-process host. */
+        public Settings withJoinToken(String token, Duration deadAfter) {
+            return new Settings(listenHost, port, reconcileWorkers, resyncEvery, guestReadyTimeout, cpuOvercommit,
+                    memoryOvercommit, token, deadAfter);
         }
     }
 
@@ -55,6 +65,8 @@ public final class Controller implements AutoCloseable {
     private final ReconcileLoop networkLoop;
     private final OrphanSweeper sweeper;
     private final ApiServer api;
+    private final HostService hostService;
+    private final java.util.Set<String> localHosts = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final Settings settings;
     private final ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "controller-housekeeping");
@@ -88,30 +100,66 @@ public final class Controller implements AutoCloseable {
         this.vms = new VmService(store, new Scheduler(settings.cpuOvercommit(), settings.memoryOvercommit()), hosts,
                 loop::enqueue, clock, networks, networkLoop::enqueue);
         this.sweeper = new OrphanSweeper(store);
+        this.hostService = new HostService(store, hosts, clock, settings.joinToken(), settings.hostDeadAfter(),
+                this::hostDied);
         this.api = new ApiServer(store, new Authenticator(store.jdbi(), store.tokens()), tenants, vms, images, networks,
-                hosts, storage, volumes);
+                hosts, storage, volumes, hostService);
     }
 
     /** Makes a host's agent known; its capacity is recorded and refreshed by heartbeat. */
     public void addHost(HostAgent agent) {
+        addHost(agent, null, null, null);
+    }
+
+    /** The in-process host, with its underlay address and shared storage (each may be null). */
+    public void addHost(HostAgent agent, String underlayAddress, String sharedStorage, String sharedStoragePath) {
         hosts.register(agent);
-        heartbeat(agent);
+        localHosts.add(agent.info().id());
+        java.time.Instant now = java.time.Instant.now();
+        store.jdbi().useTransaction(h -> {
+            var existing = store.hosts().find(h, agent.info().id());
+            store.hosts().upsert(h, new io.enclave.controller.persistence.HostRepository.HostRow(agent.info(), "up", now,
+                    null, null, underlayAddress, sharedStorage, sharedStoragePath,
+                    existing.map(e -> e.maintenance()).orElse("none"), existing.map(e -> e.fenced()).orElse(false)), now);
+        });
     }
 
     public void start() {
         images.syncFromLibrary();
-        for (HostAgent agent : hosts.all()) sweeper.sweep(agent);
+        hostService.reconnectAll();
+        for (HostAgent agent : hosts.all()) {
+            try {
+                sweeper.sweep(agent);
+            } catch (RuntimeException e) {
+                log.error("host {}: sweep at start failed: {}", agent.info().id(), e.getMessage());
+            }
+        }
         networkLoop.start();
         loop.start();
         housekeeping.scheduleWithFixedDelay(this::housekeeping, 10, 10, TimeUnit.SECONDS);
+        housekeeping.scheduleWithFixedDelay(this::watchHosts, 1, 1, TimeUnit.SECONDS);
         port = api.start(settings.listenHost(), settings.port());
         log.info("controller listening on http://{}:{}/v1", settings.listenHost(), port);
+    }
+
+    /** The in-process host beats here; remote hosts beat by calling the API, and are declared dead when silent. */
+    private void watchHosts() {
+        try {
+            for (String id : localHosts) hosts.get(id).ifPresent(this::heartbeat);
+            hostService.checkHeartbeats();
+        } catch (RuntimeException e) {
+            log.error("watching hosts failed: {}", e.getMessage(), e);
+        }
+    }
+
+    /** A host stopped answering: its highly-available VMs are restarted elsewhere (after fencing it). */
+    private void hostDied(String hostId) {
+        log.warn("host {} is down", hostId);
     }
 
     private void housekeeping() {
         for (HostAgent agent : hosts.all()) {
             try {
-                heartbeat(agent);
                 sweeper.sweep(agent);
             } catch (RuntimeException e) {
                 log.error("host {}: housekeeping failed: {}", agent.info().id(), e.getMessage(), e);

@@ -36,9 +36,6 @@ public final class ServerMain implements Callable<Integer> {
             description = "State of this controller and host (database, VMs). Default: ${DEFAULT-VALUE}")
     Path dataDir;
 
-    @Option(names = "--images-dir", defaultValue = "${ENCLAVE_IMAGES_DIR:-/var/cache/enclave/images}",
-            description = "Image library. Default: ${DEFAULT-VALUE}")
-    Path imagesDir;
 
     @Option(names = "--listen", defaultValue = "${ENCLAVE_LISTEN:-127.0.0.1}", description = "Default: ${DEFAULT-VALUE}")
     String listen;
@@ -60,12 +57,7 @@ public final class ServerMain implements Callable<Integer> {
             description = "Also accept this secret as an admin token")
     String adminToken;
 
-    @Option(names = "--host-driver", defaultValue = "qemu",
-            description = "qemu (real VMs) or simulator (SIMULATOR: runs no VM; control-plane scale tests only)")
-    String hostDriver;
 
-    @Option(names = "--accel", defaultValue = "${ENCLAVE_ACCEL:-auto}", description = "auto, kvm or tcg")
-    String accel;
 
     @Option(names = "--cpu-overcommit", defaultValue = "16.0", description = "vCPUs per host CPU. Default: ${DEFAULT-VALUE}")
     double cpuOvercommit;
@@ -73,13 +65,21 @@ public final class ServerMain implements Callable<Integer> {
     @Option(names = "--memory-overcommit", defaultValue = "1.5", description = "Guest memory per host memory. Default: ${DEFAULT-VALUE}")
     double memoryOvercommit;
 
-    @Option(names = "--firewall-image", defaultValue = "${ENCLAVE_FIREWALL_IMAGE:-/var/cache/enclave/appliances/firewall}",
-            description = "The VM-appliance firewall image (images/firewall/build.sh). Default: ${DEFAULT-VALUE}")
-    Path firewallImage;
 
-    @Option(names = "--net-prefix", defaultValue = "${ENCLAVE_NET_PREFIX:-enc}",
-            description = "Prefix (1-4 characters) of every namespace and interface the host agent makes. Default: ${DEFAULT-VALUE}")
-    String netPrefix;
+
+    @CommandLine.Mixin
+    HostOptions host = new HostOptions();
+
+    @Option(names = "--join-token", defaultValue = "${ENCLAVE_JOIN_TOKEN:-}",
+            description = "Secret other hosts' agents present to join (enclave-agent --join-token); empty: only this host")
+    String joinToken;
+
+    @Option(names = "--host-dead-seconds", defaultValue = "10",
+            description = "A remote host silent this long is declared down. Default: ${DEFAULT-VALUE}")
+    int hostDeadSeconds;
+
+    @Option(names = "--no-local-host", description = "Run only the controller; every host runs enclave-agent")
+    boolean noLocalHost;
 
     @Option(names = "--resync-seconds", defaultValue = "5", description = "How often every VM is re-checked")
     int resyncSeconds;
@@ -91,35 +91,21 @@ public final class ServerMain implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Files.createDirectories(dataDir);
-        Files.createDirectories(imagesDir);
         String hostId = readOrCreate(dataDir.resolve("host-id"), () -> Ids.newId("host"));
         String hostName = InetAddress.getLocalHost().getHostName();
 
         ProcessCommandRunner runner = new ProcessCommandRunner();
-        HostAgent agent = switch (hostDriver) {
-            case "qemu" -> {
-                Accelerator a = switch (accel) {
-                    case "kvm" -> Accelerator.KVM;
-                    case "tcg" -> Accelerator.TCG;
-                    default -> AcceleratorProbe.probe(runner, "qemu-system-x86_64");
-                };
-                yield new QemuHostAgent(QemuHostAgent.localHostInfo(hostId, hostName, a), dataDir.resolve("vms"), runner,
-                        a, "qemu-system-x86_64", networkDriver(runner),
-                        new QemuStorageDriver(runner));
-            }
-            // A large simulated host, so that control-plane scale runs are not limited by this machine.
-            case "simulator" -> new SimulatedHostAgent(new HostInfo(hostId, hostName + "-simulated", 4096, 64L << 20, "simulated"));
-            default -> throw new CommandLine.ParameterException(new CommandLine(this),
-                    "--host-driver must be qemu or simulator, got '" + hostDriver + "'");
-        };
+        Files.createDirectories(host.imagesDir());
+        HostAgent agent = noLocalHost ? null : host.buildAgent(hostId, hostName, dataDir, runner);
 
         Database db = Database.open(dbUrl.isBlank() ? Database.h2Url(dataDir) : dbUrl,
                 dbUser.isBlank() ? null : dbUser, dbPassword.isBlank() ? null : dbPassword);
         Controller.Settings settings = Controller.Settings.defaults(port).withResyncEvery(Duration.ofSeconds(resyncSeconds));
         settings = new Controller.Settings(listen, port, settings.reconcileWorkers(), settings.resyncEvery(),
-                settings.guestReadyTimeout(), cpuOvercommit, memoryOvercommit);
-        Controller controller = new Controller(db, new ImageLibrary(imagesDir, runner), settings);
-        controller.addHost(agent);
+                settings.guestReadyTimeout(), cpuOvercommit, memoryOvercommit, null, null)
+                .withJoinToken(joinToken.isBlank() ? null : joinToken, Duration.ofSeconds(hostDeadSeconds));
+        Controller controller = new Controller(db, new ImageLibrary(host.imagesDir(), runner), settings);
+        if (agent != null) controller.addHost(agent, host.underlayAddress(), host.sharedStorageName(), host.sharedStoragePath());
 
         Path tokenFile = dataDir.resolve("admin-token");
         String bootstrap = controller.tenants().bootstrapAdminToken();
@@ -134,8 +120,10 @@ public final class ServerMain implements Callable<Integer> {
         Files.writeString(dataDir.resolve("api-url"), url + "\n");
         System.out.println("Enclave API:  " + url);
         System.out.println("Admin token:  " + (bootstrap != null ? bootstrap : "(see " + tokenFile + ")"));
-        System.out.println("Host:         " + agent.info().id() + " (" + agent.info().cpus() + " CPUs, "
-                + agent.info().memoryMib() + " MiB, " + agent.info().accelerator() + ")");
+        if (agent != null) {
+            System.out.println("Host:         " + agent.info().id() + " (" + agent.info().cpus() + " CPUs, "
+                    + agent.info().memoryMib() + " MiB, " + agent.info().accelerator() + ")");
+        }
         System.out.flush();
 
         CountDownLatch stopped = new CountDownLatch(1);
@@ -147,17 +135,7 @@ public final class ServerMain implements Callable<Integer> {
         return 0;
     }
 
-    /** Both firewall forms; the VM-appliance form only where its image has been built. */
-    private FirewallFormsDriver networkDriver(ProcessCommandRunner runner) {
-        LinuxNetworkDriver light = new LinuxNetworkDriver(runner, dataDir.resolve("network"), netPrefix);
-        ApplianceNetworkDriver appliance = Files.exists(firewallImage.resolve("manifest.json"))
-                ? new ApplianceNetworkDriver(runner, dataDir.resolve("network-appliance"), netPrefix, firewallImage,
-                        "qemu-system-x86_64", 160, 1, Duration.ofMinutes(3))
-                : null;
-        return new FirewallFormsDriver(light, appliance);
-    }
-
-    private static String readOrCreate(Path file, java.util.function.Supplier<String> create) throws IOException {
+    static String readOrCreate(Path file, java.util.function.Supplier<String> create) throws IOException {
         if (Files.exists(file)) return Files.readString(file).strip();
         String value = create.get();
         Files.writeString(file, value + "\n");

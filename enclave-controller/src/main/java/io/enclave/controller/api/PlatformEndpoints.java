@@ -7,7 +7,6 @@ import static io.javalin.http.HandlerType.GET;
 import static io.javalin.http.HandlerType.POST;
 
 import io.enclave.controller.api.Requests.ImportImage;
-import io.enclave.controller.api.Views.HostView;
 import io.enclave.controller.api.Views.ImageView;
 import io.enclave.controller.api.Views.OperationView;
 import io.enclave.controller.api.Views.Whoami;
@@ -60,9 +59,7 @@ final class PlatformEndpoints {
                     ImportImage req = Http.body(ctx, ImportImage.class);
                     Http.json(ctx, 201, ImageView.of(images.importDisk(req.name(), req.path(), req.kernel(),
                             req.initrd(), req.cmdline(), Boolean.TRUE.equals(req.guestAgent()))));
-                }),
-                new Route(GET, "/v1/hosts", ADMIN, (ctx, caller) -> Http.json(ctx, 200,
-                        store.jdbi().withHandle(h -> store.hosts().list(h)).stream().map(HostView::of).toList())));
+                }));
     }
 
     private static byte[] loadOpenApi() {

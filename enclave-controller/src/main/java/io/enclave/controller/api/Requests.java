@@ -16,7 +16,14 @@ public final class Requests {
     public record CreateToken(String name) {}
 
     public record CreateVm(String name, Integer vcpus, Long memoryMib, Long diskGib, String image, Boolean start,
-            String tenantId, List<String> networks) {}
+            String tenantId, List<String> networks, Boolean highlyAvailable, String antiAffinityGroup, String storage) {}
+
+    public record JoinHost(String hostId, String name, Integer cpus, Long memoryMib, String accelerator, String agentUrl,
+            String agentSecret, String underlayAddress, String sharedStorage, String sharedStoragePath) {}
+
+    public record Heartbeat(Integer cpus, Long memoryMib) {}
+
+    public record MigrateVm(String hostId, Boolean copyStorage) {}
 
     public record SetPublicNetwork(String cidr, String gateway, String uplink, Integer mtu) {}
 

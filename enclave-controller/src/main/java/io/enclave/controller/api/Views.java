@@ -43,7 +43,8 @@ public final class Views {
 
     public record VmView(String id, String tenantId, String name, int vcpus, long memoryMib, long diskGib, String image,
             String hostId, String desiredState, long generation, String phase, long observedGeneration,
-            boolean guestReady, String message, List<NicView> nics, Instant createdAt, Instant updatedAt) {
+            boolean guestReady, String message, List<NicView> nics, boolean highlyAvailable, String antiAffinityGroup,
+            String storage, Instant createdAt, Instant updatedAt) {
         static VmView of(Vm vm) {
             return of(vm, List.of());
         }
@@ -51,8 +52,9 @@ public final class Views {
         static VmView of(Vm vm, List<NicView> nics) {
             return new VmView(vm.id(), vm.tenantId(), vm.spec().name(), vm.spec().vcpus(), vm.spec().memoryMib(),
                     vm.spec().diskGib(), vm.spec().image(), vm.hostId(), lower(vm.desiredState()), vm.generation(),
-                    lower(vm.phase()), vm.observedGeneration(), vm.guestReady(), vm.message(), nics, vm.createdAt(),
-                    vm.updatedAt());
+                    lower(vm.phase()), vm.observedGeneration(), vm.guestReady(), vm.message(), nics,
+                    vm.spec().placement().highlyAvailable(), vm.spec().placement().antiAffinityGroup(),
+                    vm.spec().placement().sharedStorage() ? "shared" : "local", vm.createdAt(), vm.updatedAt());
         }
     }
 
@@ -115,10 +117,12 @@ public final class Views {
     }
 
     public record HostView(String id, String name, int cpus, long memoryMib, String accelerator, String status,
+            String maintenance, boolean fenced, String underlayAddress, String sharedStorage, boolean remote,
             Instant heartbeatAt) {
         static HostView of(HostRow h) {
             return new HostView(h.info().id(), h.info().name(), h.info().cpus(), h.info().memoryMib(),
-                    h.info().accelerator(), h.status(), h.heartbeatAt());
+                    h.info().accelerator(), h.status(), h.maintenance(), h.fenced(), h.underlayAddress(),
+                    h.sharedStorage(), h.agentUrl() != null, h.heartbeatAt());
         }
     }
 

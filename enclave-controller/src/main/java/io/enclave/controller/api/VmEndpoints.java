@@ -19,6 +19,7 @@ import io.enclave.controller.service.VmService.Action;
 import io.enclave.core.error.EnclaveException;
 import io.enclave.core.validation.Validator;
 import io.enclave.core.vm.Vm;
+import io.enclave.core.vm.VmPlacement;
 import io.enclave.core.vm.VmSpec;
 import java.time.Duration;
 import java.util.List;
@@ -97,7 +98,11 @@ final class VmEndpoints {
         v.present(req.diskGib(), "diskGib");
         v.present(req.name(), "name");
         v.present(req.image(), "image");
+        String storage = req.storage() == null ? "local" : req.storage();
+        v.require(storage.equals("local") || storage.equals("shared"), "storage",
+                "must be 'local' (the host's own disks) or 'shared' (storage several hosts reach), got '" + storage + "'");
         if (v.hasErrors()) throw new EnclaveException.InvalidRequest(v.errors());
-        return new VmSpec(req.name(), req.vcpus(), req.memoryMib(), req.diskGib(), req.image());
+        return new VmSpec(req.name(), req.vcpus(), req.memoryMib(), req.diskGib(), req.image(),
+                new VmPlacement(Boolean.TRUE.equals(req.highlyAvailable()), req.antiAffinityGroup(), storage.equals("shared")));
     }
 }

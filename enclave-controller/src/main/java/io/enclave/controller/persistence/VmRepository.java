@@ -3,6 +3,7 @@ package io.enclave.controller.persistence;
 import io.enclave.core.vm.DesiredState;
 import io.enclave.core.vm.Vm;
 import io.enclave.core.vm.VmPhase;
+import io.enclave.core.vm.VmPlacement;
 import io.enclave.core.vm.VmSpec;
 import java.time.Instant;
 import java.util.List;
@@ -14,7 +15,8 @@ public final class VmRepository {
     private static final RowMapper<Vm> MAPPER = (rs, ctx) -> new Vm(
             rs.getString("id"), rs.getString("tenant_id"),
             new VmSpec(rs.getString("name"), rs.getInt("vcpus"), rs.getLong("memory_mib"), rs.getLong("disk_gib"),
-                    rs.getString("image_name")),
+                    rs.getString("image_name"), new VmPlacement(rs.getBoolean("highly_available"),
+                            rs.getString("anti_affinity_group"), rs.getString("shared_storage") != null)),
             rs.getString("host_id"), DesiredState.valueOf(rs.getString("desired_state")), rs.getLong("generation"),
             rs.getBoolean("reboot_pending"), rs.getInt("stop_timeout_seconds"), VmPhase.valueOf(rs.getString("phase")),
             rs.getLong("observed_generation"), rs.getBoolean("guest_ready"), rs.getString("message"),
@@ -22,14 +24,21 @@ public final class VmRepository {
 
     /** Records the VM and adds what it holds to its host's allocation. */
     public void insert(Handle h, Vm vm) {
+        insert(h, vm, null);
+    }
+
+    /** {@code sharedStorage}: the shared storage the boot disk lives on (null: the host's own). */
+    public void insert(Handle h, Vm vm, String sharedStorage) {
         h.createUpdate("UPDATE host_allocations SET vcpus = vcpus + :c, memory_mib = memory_mib + :m WHERE host_id = :h")
                 .bind("h", vm.hostId()).bind("c", vm.spec().vcpus()).bind("m", vm.spec().memoryMib()).execute();
         h.createUpdate("""
                 INSERT INTO vms (id, tenant_id, name, vcpus, memory_mib, disk_gib, image_name, host_id, desired_state,
                   generation, reboot_pending, stop_timeout_seconds, phase, observed_generation, guest_ready, message,
-                  failed_attempts, created_at, updated_at)
+                  failed_attempts, created_at, updated_at, highly_available, anti_affinity_group, shared_storage)
                 VALUES (:id, :tenant, :name, :vcpus, :mem, :disk, :image, :host, :desired, :gen, :reboot, :timeout,
-                  :phase, :observed, :ready, :message, 0, :created, :updated)""")
+                  :phase, :observed, :ready, :message, 0, :created, :updated, :ha, :group, :shared)""")
+                .bind("ha", vm.spec().placement().highlyAvailable())
+                .bind("group", vm.spec().placement().antiAffinityGroup()).bind("shared", sharedStorage)
                 .bind("id", vm.id()).bind("tenant", vm.tenantId()).bind("name", vm.spec().name())
                 .bind("vcpus", vm.spec().vcpus()).bind("mem", vm.spec().memoryMib()).bind("disk", vm.spec().diskGib())
                 .bind("image", vm.spec().image()).bind("host", vm.hostId()).bind("desired", vm.desiredState().name())
@@ -126,5 +135,45 @@ public final class VmRepository {
 
     public long count(Handle h) {
         return h.createQuery("SELECT COUNT(*) FROM vms").mapTo(Long.class).one();
+    }
+
+    /** Moves the VM's record (and what it holds) to another host, as a migration or an HA restart does. */
+    public void moveToHost(Handle h, String id, String toHost) {
+        h.createUpdate("""
+                UPDATE host_allocations SET
+                  vcpus = vcpus - (SELECT vcpus FROM vms WHERE id = :id),
+                  memory_mib = memory_mib - (SELECT memory_mib FROM vms WHERE id = :id)
+                WHERE host_id = (SELECT host_id FROM vms WHERE id = :id)""").bind("id", id).execute();
+        h.createUpdate("UPDATE vms SET host_id = :to WHERE id = :id").bind("id", id).bind("to", toHost).execute();
+        h.createUpdate("""
+                UPDATE host_allocations SET
+                  vcpus = vcpus + (SELECT vcpus FROM vms WHERE id = :id),
+                  memory_mib = memory_mib + (SELECT memory_mib FROM vms WHERE id = :id)
+                WHERE host_id = :to""").bind("id", id).bind("to", toHost).execute();
+    }
+
+    /** The hosts that already run a VM of the tenant's anti-affinity group. */
+    public java.util.Set<String> hostsOfGroup(Handle h, String tenantId, String group) {
+        return new java.util.HashSet<>(h.createQuery(
+                "SELECT DISTINCT host_id FROM vms WHERE tenant_id = :t AND anti_affinity_group = :g")
+                .bind("t", tenantId).bind("g", group).mapTo(String.class).list());
+    }
+
+    /** The shared storage the VM's boot disk is on, or null for host-local storage. */
+    public String sharedStorage(Handle h, String id) {
+        return h.createQuery("SELECT shared_storage FROM vms WHERE id = :id").bind("id", id).mapTo(String.class)
+                .findOne().orElse(null);
+    }
+
+    public List<Vm> onHost(Handle h, String hostId) {
+        return h.createQuery("SELECT * FROM vms WHERE host_id = :h ORDER BY id").bind("h", hostId).map(MAPPER).list();
+    }
+
+    /** Every VM's host, by VM id. */
+    public java.util.Map<String, String> hostOfEach(Handle h) {
+        java.util.Map<String, String> m = new java.util.HashMap<>();
+        h.createQuery("SELECT id, host_id FROM vms").map((rs, ctx) -> java.util.Map.entry(rs.getString(1), rs.getString(2)))
+                .forEach(e -> m.put(e.getKey(), e.getValue()));
+        return m;
     }
 }

@@ -98,10 +98,17 @@ public final class VmService {
                 if (store.vms().nameTaken(h, tenantId, spec.name())) {
                     throw new EnclaveException.Conflict("tenant " + tenantId + " already has a VM named '" + spec.name() + "'");
                 }
-                String hostId = scheduler.place(spec, store.hosts().list(h), store.hosts().allocations(h));
+                // The tenant's row lock above serialises its creates, so two VMs of one group cannot both
+                // see a host as free of the group.
+                String group = spec.placement().antiAffinityGroup();
+                java.util.Set<String> excluded = group == null ? java.util.Set.of() : store.vms().hostsOfGroup(h, tenantId, group);
+                List<io.enclave.controller.persistence.HostRepository.HostRow> hostRows = store.hosts().list(h);
+                String hostId = scheduler.place(spec, hostRows, store.hosts().allocations(h), excluded, null);
+                String sharedStorage = spec.placement().sharedStorage() ? hostRows.stream()
+                        .filter(r -> r.id().equals(hostId)).findFirst().orElseThrow().sharedStorage() : null;
                 Vm vm = new Vm(vmId, tenantId, spec, hostId, start ? DesiredState.RUNNING : DesiredState.STOPPED, 1,
                         false, DEFAULT_STOP_TIMEOUT_SECONDS, VmPhase.PENDING, 0, false, null, now, now);
-                store.vms().insert(h, vm);
+                store.vms().insert(h, vm, sharedStorage);
                 if (networks != null) networks.attachNewVm(h, vm, networkIds);
                 Operation op = newOperation(tenantId, OperationKind.CREATE_VM, vmId, 1, now);
                 store.operations().insert(h, op, scope.idempotencyNamespace(), idempotencyKey);

@@ -58,6 +58,11 @@ public sealed class EnclaveException extends RuntimeException {
         public NotFound(String kind, String id) {
             super(kind + " '" + id + "' not found");
         }
+
+        /** The same failure reported elsewhere (by a host agent), with its message as is. */
+        public NotFound(String message) {
+            super(message);
+        }
     }
 
     /** The request conflicts with the current state of a resource (409). */

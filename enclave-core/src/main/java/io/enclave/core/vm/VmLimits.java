@@ -20,5 +20,9 @@ public record VmLimits(int maxVcpus, long maxMemoryMib, long maxDiskGib) {
         if (v.present(spec.image(), "image")) {
             v.require(imageExists, "image", "unknown image '" + spec.image() + "'");
         }
+        VmPlacement p = spec.placement();
+        if (p.antiAffinityGroup() != null) v.dnsLabel(p.antiAffinityGroup(), "antiAffinityGroup");
+        v.require(!p.highlyAvailable() || p.sharedStorage(), "highlyAvailable",
+                "needs storage 'shared': a VM can only be restarted on another host if its disk is reachable there");
     }
 }

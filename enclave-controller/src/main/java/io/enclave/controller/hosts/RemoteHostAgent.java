@@ -1,0 +1,78 @@
+package io.enclave.controller.hosts;
+
+import io.enclave.core.error.EnclaveException;
+import io.enclave.core.host.HostAgent;
+import io.enclave.core.host.HostInfo;
+import java.io.IOException;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.time.Duration;
+
+/**
+ * A {@link HostAgent} on another machine, reached over HTTP (see {@link AgentWire}). {@code info()} answers
+ * from what the agent reported when it joined; every other call goes to the agent.
+ */
+public final class RemoteHostAgent implements InvocationHandler {
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
+    /** Long enough for the slowest agent call (starting a firewall appliance, a guest command's own timeout). */
+    private static final Duration CALL_TIMEOUT = Duration.ofMinutes(10);
+
+    private final HostInfo info;
+    private final URI base;
+    private final String secret;
+    private final HttpClient http;
+
+    private RemoteHostAgent(HostInfo info, URI base, String secret) {
+        this.info = info;
+        this.base = base;
+        this.secret = secret;
+        this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).version(HttpClient.Version.HTTP_1_1).build();
+    }
+
+    public static HostAgent connect(HostInfo info, String agentUrl, String secret) {
+        return (HostAgent) Proxy.newProxyInstance(HostAgent.class.getClassLoader(), new Class<?>[] {HostAgent.class},
+                new RemoteHostAgent(info, URI.create(agentUrl.endsWith("/") ? agentUrl : agentUrl + "/"), secret));
+    }
+
+    @Override
+    public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+        return switch (method.getName()) {
+            case "info" -> info;
+            case "toString" -> "RemoteHostAgent[" + info.id() + " at " + base + "]";
+            case "hashCode" -> System.identityHashCode(proxy);
+            case "equals" -> proxy == args[0];
+            default -> call(method, args);
+        };
+    }
+
+    private Object call(Method method, Object[] args) {
+        HttpRequest request = HttpRequest.newBuilder(base.resolve(AgentWire.CALL_PATH.substring(1) + method.getName()))
+                .timeout(CALL_TIMEOUT)
+                .header("Authorization", "Bearer " + secret)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(AgentWire.encodeArgs(args)))
+                .build();
+        HttpResponse<byte[]> response;
+        try {
+            response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        } catch (HttpTimeoutException e) {
+            throw new EnclaveException.Unavailable("host " + info.id() + " did not answer " + method.getName() + " in time");
+        } catch (IOException e) {
+            throw new EnclaveException.Unavailable("host " + info.id() + " unreachable at " + base + ": " + e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new EnclaveException.Unavailable("interrupted while calling host " + info.id());
+        }
+        if (response.statusCode() == 200) return AgentWire.decodeResult(method, response.body());
+        if (response.statusCode() == 401) {
+            throw new EnclaveException.Unavailable("host " + info.id() + " refused the controller's credential");
+        }
+        throw AgentWire.decodeError(info.id(), method.getName(), response.body());
+    }
+}

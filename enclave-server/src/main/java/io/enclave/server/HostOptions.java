@@ -1,0 +1,100 @@
+package io.enclave.server;
+
+import io.enclave.agent.exec.ProcessCommandRunner;
+import io.enclave.agent.network.FirewallFormsDriver;
+import io.enclave.agent.network.LinuxNetworkDriver;
+import io.enclave.agent.network.appliance.ApplianceNetworkDriver;
+import io.enclave.agent.qemu.Accelerator;
+import io.enclave.agent.qemu.AcceleratorProbe;
+import io.enclave.agent.qemu.QemuHostAgent;
+import io.enclave.agent.simulator.SimulatedHostAgent;
+import io.enclave.agent.storage.QemuStorageDriver;
+import io.enclave.core.host.HostAgent;
+import io.enclave.core.host.HostInfo;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
+
+/** The options of a host agent, shared by the all-in-one server and the stand-alone agent. */
+public final class HostOptions {
+
+    @Option(names = "--images-dir", defaultValue = "${ENCLAVE_IMAGES_DIR:-/var/cache/enclave/images}",
+            description = "Image library. Default: ${DEFAULT-VALUE}")
+    Path imagesDir;
+
+    @Option(names = "--host-driver", defaultValue = "qemu",
+            description = "qemu (real VMs) or simulator (SIMULATOR: runs no VM; control-plane scale tests only)")
+    String hostDriver;
+
+    @Option(names = "--accel", defaultValue = "${ENCLAVE_ACCEL:-auto}", description = "auto, kvm or tcg")
+    String accel;
+
+    @Option(names = "--firewall-image", defaultValue = "${ENCLAVE_FIREWALL_IMAGE:-/var/cache/enclave/appliances/firewall}",
+            description = "The VM-appliance firewall image (images/firewall/build.sh). Default: ${DEFAULT-VALUE}")
+    Path firewallImage;
+
+    @Option(names = "--net-prefix", defaultValue = "${ENCLAVE_NET_PREFIX:-enc}",
+            description = "Prefix (1-4 characters) of every namespace and interface the host agent makes. Default: ${DEFAULT-VALUE}")
+    String netPrefix;
+
+    @Option(names = "--underlay-address", defaultValue = "${ENCLAVE_UNDERLAY_ADDRESS:-}",
+            description = "This host's address on the network between hosts (VXLAN tunnels, migration streams)")
+    String underlayAddress;
+
+    @Option(names = "--shared-storage", defaultValue = "${ENCLAVE_SHARED_STORAGE:-}",
+            description = "NAME=PATH: storage this host shares with others (same NAME everywhere), mounted at PATH")
+    String sharedStorage;
+
+    public Path imagesDir() {
+        return imagesDir;
+    }
+
+    public String underlayAddress() {
+        return underlayAddress == null || underlayAddress.isBlank() ? null : underlayAddress;
+    }
+
+    /** The shared storage's name, or null. */
+    public String sharedStorageName() {
+        return sharedStorage == null || sharedStorage.isBlank() ? null : sharedStorage.split("=", 2)[0];
+    }
+
+    public String sharedStoragePath() {
+        if (sharedStorageName() == null) return null;
+        String[] parts = sharedStorage.split("=", 2);
+        if (parts.length != 2 || !parts[1].startsWith("/")) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--shared-storage must be NAME=/absolute/path");
+        }
+        return parts[1];
+    }
+
+    /** Builds this machine's host agent, keeping its VMs and networking under {@code dataDir}. */
+    public HostAgent buildAgent(String hostId, String hostName, Path dataDir, ProcessCommandRunner runner) {
+        return switch (hostDriver) {
+            case "qemu" -> {
+                Accelerator a = switch (accel) {
+                    case "kvm" -> Accelerator.KVM;
+                    case "tcg" -> Accelerator.TCG;
+                    default -> AcceleratorProbe.probe(runner, "qemu-system-x86_64");
+                };
+                yield new QemuHostAgent(QemuHostAgent.localHostInfo(hostId, hostName, a), dataDir.resolve("vms"), runner,
+                        a, "qemu-system-x86_64", networkDriver(runner, dataDir), new QemuStorageDriver(runner));
+            }
+            // A large simulated host, so that control-plane scale runs are not limited by this machine.
+            case "simulator" -> new SimulatedHostAgent(new HostInfo(hostId, hostName + "-simulated", 4096, 64L << 20, "simulated"));
+            default -> throw new CommandLine.ParameterException(new CommandLine(this),
+                    "--host-driver must be qemu or simulator, got '" + hostDriver + "'");
+        };
+    }
+
+    /** Both firewall forms; the VM-appliance form only where its image has been built. */
+    private FirewallFormsDriver networkDriver(ProcessCommandRunner runner, Path dataDir) {
+        LinuxNetworkDriver light = new LinuxNetworkDriver(runner, dataDir.resolve("network"), netPrefix);
+        ApplianceNetworkDriver appliance = Files.exists(firewallImage.resolve("manifest.json"))
+                ? new ApplianceNetworkDriver(runner, dataDir.resolve("network-appliance"), netPrefix, firewallImage,
+                        "qemu-system-x86_64", 160, 1, Duration.ofMinutes(3))
+                : null;
+        return new FirewallFormsDriver(light, appliance);
+    }
+}

@@ -1,0 +1,109 @@
+package io.enclave.server.agent;
+
+import io.enclave.agent.exec.ProcessCommandRunner;
+import io.enclave.core.Ids;
+import io.enclave.core.host.HostAgent;
+import io.enclave.server.HostOptions;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code enclave-agent}: the host agent of one machine, joined to a controller elsewhere. */
+@Command(name = "enclave-agent", mixinStandardHelpOptions = true,
+        description = "Runs this host's Enclave agent and joins it to a controller.")
+public final class AgentMain implements Callable<Integer> {
+
+    @Option(names = "--data-dir", defaultValue = "${ENCLAVE_DATA_DIR:-/var/lib/enclave-agent}",
+            description = "This host's identity, VMs and networking. Default: ${DEFAULT-VALUE}")
+    Path dataDir;
+
+    @Option(names = "--controller", required = true, description = "The controller's API, e.g. http://10.0.0.1:8470/v1")
+    String controllerUrl;
+
+    @Option(names = "--join-token", defaultValue = "${ENCLAVE_JOIN_TOKEN:-}", description = "The controller's join token")
+    String joinToken;
+
+    @Option(names = "--listen", defaultValue = "${ENCLAVE_AGENT_LISTEN:-127.0.0.1}",
+            description = "Address the controller calls this agent on. Default: ${DEFAULT-VALUE}")
+    String listen;
+
+    @Option(names = "--port", defaultValue = "${ENCLAVE_AGENT_PORT:-8471}", description = "0 picks a free port. Default: ${DEFAULT-VALUE}")
+    int port;
+
+    @Option(names = "--name", description = "Host name shown to the admin (default: the machine's)")
+    String name;
+
+    @Option(names = "--heartbeat-seconds", defaultValue = "2", description = "Default: ${DEFAULT-VALUE}")
+    int heartbeatSeconds;
+
+    @CommandLine.Mixin
+    HostOptions host = new HostOptions();
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new AgentMain()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (joinToken == null || joinToken.isBlank()) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--join-token (or ENCLAVE_JOIN_TOKEN) is required");
+        }
+        Files.createDirectories(dataDir);
+        Files.createDirectories(host.imagesDir());
+        String hostId = readOrCreate(dataDir.resolve("host-id"), () -> Ids.newId("host"));
+        String secret = readOrCreate(dataDir.resolve("host-secret"), AgentMain::newSecret);
+        String hostName = name != null ? name : InetAddress.getLocalHost().getHostName();
+
+        HostAgent agent = host.buildAgent(hostId, hostName, dataDir, new ProcessCommandRunner());
+        AgentRpcServer rpc = new AgentRpcServer(agent, secret);
+        int actualPort = rpc.start(listen, port);
+        String agentUrl = "http://" + listen + ":" + actualPort;
+        Files.writeString(dataDir.resolve("agent-url"), agentUrl + "\n");
+
+        String underlay = host.underlayAddress() != null ? host.underlayAddress() : listen;
+        ControllerLink link = new ControllerLink(controllerUrl, joinToken,
+                new ControllerLink.Identity(agent.info(), agentUrl, secret, underlay, host.sharedStorageName(),
+                        host.sharedStoragePath()), Duration.ofSeconds(heartbeatSeconds));
+        try {
+            link.start(Duration.ofMinutes(5));
+        } catch (ControllerLink.JoinRefused e) {
+            System.err.println(e.getMessage());
+            rpc.close();
+            return 2;
+        }
+        System.out.println("Agent " + hostId + " serving on " + agentUrl + ", joined " + controllerUrl);
+        System.out.flush();
+
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            link.close();
+            rpc.close();
+            stopped.countDown();
+        }, "shutdown"));
+        stopped.await();
+        return 0;
+    }
+
+    private static String newSecret() {
+        byte[] b = new byte[32];
+        new SecureRandom().nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+
+    private static String readOrCreate(Path file, java.util.function.Supplier<String> create) throws java.io.IOException {
+        if (Files.exists(file)) return Files.readString(file).strip();
+        String value = create.get();
+        Files.writeString(file, value + "\n");
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        return value;
+    }
+}

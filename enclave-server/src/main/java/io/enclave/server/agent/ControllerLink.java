@@ -1,0 +1,124 @@
+package io.enclave.server.agent;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.enclave.core.host.HostInfo;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The agent's side of membership: joins the controller with the join token (retrying while the controller
+ * is unreachable), then reports a heartbeat every interval; joins again if the controller forgot the host.
+ */
+public final class ControllerLink implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ControllerLink.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** What the agent tells the controller about itself when it joins. */
+    public record Identity(HostInfo info, String agentUrl, String secret, String underlayAddress, String sharedStorage,
+            String sharedStoragePath) {}
+
+    /** The controller refused the host for good (bad token, identity taken, invalid field). */
+    public static final class JoinRefused extends RuntimeException {
+        public JoinRefused(String message) {
+            super(message);
+        }
+    }
+
+    private final URI controller;
+    private final String joinToken;
+    private final Identity identity;
+    private final Duration interval;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "controller-link");
+        t.setDaemon(true);
+        return t;
+    });
+
+    public ControllerLink(String controllerUrl, String joinToken, Identity identity, Duration interval) {
+        this.controller = URI.create(controllerUrl.endsWith("/") ? controllerUrl : controllerUrl + "/");
+        this.joinToken = joinToken;
+        this.identity = identity;
+        this.interval = interval;
+    }
+
+    /** Joins (waiting up to {@code patience} for the controller to answer), then starts the heartbeat. */
+    public void start(Duration patience) throws InterruptedException {
+        long deadline = System.nanoTime() + patience.toNanos();
+        while (true) {
+            try {
+                join();
+                break;
+            } catch (IOException e) {
+                if (System.nanoTime() > deadline) throw new IllegalStateException("controller " + controller + " unreachable: " + e, e);
+                log.info("controller {} not reachable yet ({}); retrying", controller, e.getMessage());
+                Thread.sleep(1000);
+            }
+        }
+        timer.scheduleWithFixedDelay(this::beat, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void join() throws IOException, InterruptedException {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("hostId", identity.info().id());
+        body.put("name", identity.info().name());
+        body.put("cpus", identity.info().cpus());
+        body.put("memoryMib", identity.info().memoryMib());
+        body.put("accelerator", identity.info().accelerator());
+        body.put("agentUrl", identity.agentUrl());
+        body.put("agentSecret", identity.secret());
+        body.put("underlayAddress", identity.underlayAddress());
+        body.put("sharedStorage", identity.sharedStorage());
+        body.put("sharedStoragePath", identity.sharedStoragePath());
+        HttpResponse<String> r = post("hosts/join", joinToken, body);
+        if (r.statusCode() == 200) {
+            log.info("host {} joined controller {}", identity.info().id(), controller);
+            return;
+        }
+        if (r.statusCode() >= 500) throw new IOException("controller answered " + r.statusCode() + ": " + r.body());
+        throw new JoinRefused("controller refused host " + identity.info().id() + " (" + r.statusCode() + "): " + r.body());
+    }
+
+    private void beat() {
+        try {
+            HttpResponse<String> r = post("hosts/" + identity.info().id() + "/heartbeat", identity.secret(),
+                    Map.of("cpus", identity.info().cpus(), "memoryMib", identity.info().memoryMib()));
+            if (r.statusCode() == 404) {
+                log.warn("controller does not know host {}: joining again", identity.info().id());
+                join();
+            } else if (r.statusCode() != 204) {
+                log.warn("heartbeat of host {} answered {}: {}", identity.info().id(), r.statusCode(), r.body());
+            }
+        } catch (IOException | RuntimeException e) {
+            log.warn("heartbeat of host {} failed: {}", identity.info().id(), e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private HttpResponse<String> post(String path, String bearer, Object body) throws IOException, InterruptedException {
+        HttpRequest request = HttpRequest.newBuilder(controller.resolve(path))
+                .timeout(Duration.ofSeconds(10))
+                .header("Authorization", "Bearer " + bearer)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)))
+                .build();
+        return http.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Override
+    public void close() {
+        timer.shutdownNow();
+    }
+}

@@ -1,0 +1,223 @@
+package io.enclave.server;
+
+import static io.enclave.server.testing.InProcessEnclave.awaitOperation;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.enclave.server.testing.DataCentre;
+import io.enclave.server.testing.GuestImages;
+import io.enclave.server.testing.InProcessEnclave;
+import io.enclave.server.testing.TestApi;
+import io.enclave.server.testing.TestApi.Response;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Two hosts (network namespaces with their own agent processes) joined to one controller over an
+ * underlay bridge: membership, identity checks, placement with anti-affinity, a real guest on a remote
+ * host driven through the agent protocol, and a host whose heartbeat stops.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class MultiHostTest {
+    static DataCentre dc;
+    static DataCentre.Host host1;
+    static DataCentre.Host host2;
+
+    @BeforeAll
+    static void startDataCentre() {
+        dc = DataCentre.start(true);
+        host1 = dc.addHost(null);
+        host2 = dc.addHost(null);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (dc != null) dc.close();
+    }
+
+    @Test
+    @Order(1)
+    void hostsJoinOverTheUnderlayAndReportByHeartbeat() {
+        JsonNode hosts = dc.admin.get("/v1/hosts").json();
+        Map<String, JsonNode> byId = new HashMap<>();
+        hosts.forEach(h -> byId.put(h.get("id").asText(), h));
+        assertThat(byId).containsOnlyKeys(host1.id(), host2.id());
+        for (DataCentre.Host h : List.of(host1, host2)) {
+            JsonNode view = byId.get(h.id());
+            assertThat(view.get("status").asText()).isEqualTo("up");
+            assertThat(view.get("remote").asBoolean()).isTrue();
+            assertThat(view.get("underlayAddress").asText()).isEqualTo(h.address);
+            assertThat(view.get("maintenance").asText()).isEqualTo("none");
+        }
+        String before = dc.admin.get("/v1/hosts/" + host1.id()).get("heartbeatAt").asText();
+        InProcessEnclave.sleep(2500);
+        assertThat(dc.admin.get("/v1/hosts/" + host1.id()).get("heartbeatAt").asText()).isNotEqualTo(before);
+    }
+
+    @Test
+    @Order(2)
+    void badOrReusedIdentitiesAreRefusedAndNothingChanges() {
+        TestApi anonymous = dc.admin.withToken(null);
+        Map<String, Object> join = new HashMap<>(Map.of("hostId", host1.id(), "name", "impostor", "cpus", 2,
+                "memoryMib", 4096, "accelerator", "tcg", "agentUrl", "http://10.97.0.99:8471",
+                "agentSecret", "x".repeat(64), "underlayAddress", "10.97.0.99"));
+
+        Response wrongToken = anonymous.withToken("not-the-join-token").post("/v1/hosts/join", join);
+        assertThat(wrongToken.status()).isEqualTo(401);
+
+        TestApi joiner = anonymous.withToken(DataCentre.JOIN_TOKEN);
+        Response reused = joiner.post("/v1/hosts/join", join);
+        assertThat(reused.status()).isEqualTo(409);
+        assertThat(reused.errorMessage()).contains(host1.id()).contains("already registered");
+
+        join.put("hostId", "Host_1");
+        join.put("agentUrl", "ftp://somewhere");
+        Response malformed = joiner.post("/v1/hosts/join", join);
+        assertThat(malformed.status()).isEqualTo(400);
+        assertThat(malformed.errorFields()).contains("hostId", "agentUrl");
+
+        join.put("hostId", "host-newcomer1");
+        join.put("agentUrl", "http://10.97.0.99:8471");
+        join.put("underlayAddress", host2.address);
+        Response underlayTaken = joiner.post("/v1/hosts/join", join);
+        assertThat(underlayTaken.status()).isEqualTo(409);
+        assertThat(underlayTaken.errorMessage()).contains(host2.address);
+
+        Response heartbeatWithoutSecret = joiner.post("/v1/hosts/" + host1.id() + "/heartbeat", Map.of("cpus", 2, "memoryMib", 4096));
+        assertThat(heartbeatWithoutSecret.status()).isEqualTo(401);
+
+        assertThat(dc.admin.get("/v1/hosts").json().size()).isEqualTo(2);
+        assertThat(dc.admin.get("/v1/hosts/" + host1.id()).get("name").asText()).isEqualTo("host1");
+    }
+
+    @Test
+    @Order(3)
+    void antiAffinitySpreadsAGroupAndRefusesWhenNoHostIsLeft() {
+        TestApi t = dc.tenant("spread", 8, 4096, 40, 10);
+        Set<String> placed = new java.util.HashSet<>();
+        for (String name : List.of("db-1", "db-2")) {
+            Map<String, Object> body = new HashMap<>(InProcessEnclave.vm(name, 1, 128, 1, InProcessEnclave.TINY_IMAGE, false));
+            body.put("antiAffinityGroup", "db");
+            Response r = t.post("/v1/vms", body);
+            assertThat(r.status()).as(r.toString()).isEqualTo(202);
+            assertThat(r.get("vm").get("antiAffinityGroup").asText()).isEqualTo("db");
+            placed.add(r.get("vm").get("hostId").asText());
+        }
+        assertThat(placed).containsExactlyInAnyOrder(host1.id(), host2.id());
+
+        Map<String, Object> third = new HashMap<>(InProcessEnclave.vm("db-3", 1, 128, 1, InProcessEnclave.TINY_IMAGE, false));
+        third.put("antiAffinityGroup", "db");
+        Response refused = t.post("/v1/vms", third);
+        assertThat(refused.status()).isEqualTo(409);
+        assertThat(refused.errorMessage()).contains("anti-affinity group 'db'");
+        assertThat(t.get("/v1/vms").get("items").size()).isEqualTo(2);
+
+        Map<String, Object> bad = new HashMap<>(InProcessEnclave.vm("x", 1, 128, 1, InProcessEnclave.TINY_IMAGE, false));
+        bad.put("antiAffinityGroup", "Not_A_Label");
+        bad.put("storage", "tape");
+        bad.put("highlyAvailable", true);
+        Response invalid = t.post("/v1/vms", bad);
+        assertThat(invalid.status()).isEqualTo(400);
+        assertThat(invalid.errorFields()).contains("storage");
+        Map<String, Object> haLocal = new HashMap<>(InProcessEnclave.vm("y", 1, 128, 1, InProcessEnclave.TINY_IMAGE, false));
+        haLocal.put("highlyAvailable", true);
+        Response needsShared = t.post("/v1/vms", haLocal);
+        assertThat(needsShared.status()).isEqualTo(400);
+        assertThat(needsShared.errorFields()).contains("highlyAvailable");
+        // Deleting (the VMs never started) goes through the remote agents too.
+        for (JsonNode vm : t.get("/v1/vms").get("items")) {
+            Response del = t.delete("/v1/vms/" + vm.get("id").asText());
+            assertThat(awaitOperation(t, del.get("id").asText(), Duration.ofSeconds(60)).get("status").asText()).isEqualTo("succeeded");
+        }
+    }
+
+    @Test
+    @Order(4)
+    void aRealGuestRunsOnARemoteHostAndSurvivesItsAgentRestarting() {
+        TestApi t = dc.tenant("remote", 4, 2048, 20, 4);
+        Response created = t.post("/v1/vms", InProcessEnclave.vm("far", 1, 192, 2, GuestImages.defaultImageName(), true));
+        assertThat(created.status()).isEqualTo(202);
+        String vmId = created.get("vm").get("id").asText();
+        String hostId = created.get("vm").get("hostId").asText();
+        DataCentre.Host host = hostId.equals(host1.id()) ? host1 : host2;
+        assertThat(awaitOperation(t, created.get("operation").get("id").asText(), Duration.ofMinutes(3)).get("status").asText())
+                .isEqualTo("succeeded");
+        awaitGuestReady(t, vmId);
+
+        Response hostname = exec(t, vmId, "/bin/hostname");
+        assertThat(hostname.get("stdout").asText().strip()).isEqualTo("far");
+        // The guest's QEMU runs under the remote host's data directory, not the controller's.
+        assertThat(new io.enclave.agent.exec.ProcessCommandRunner().run(List.of("pgrep", "-f", host.dataDir + "/vms/" + vmId),
+                Duration.ofSeconds(5)).stdout()).isNotBlank();
+
+        long qemuBefore = qemuPid(host, vmId);
+        host.killAgent();
+        Response whileAgentDown = t.post("/v1/vms/" + vmId + "/exec", Map.of("command", List.of("/bin/true")));
+        assertThat(whileAgentDown.status()).isEqualTo(503);
+        host.startAgent();
+        assertThat(qemuPid(host, vmId)).isEqualTo(qemuBefore);
+        assertThat(exec(t, vmId, "/bin/cat", "/proc/uptime").get("exitCode").asInt()).isZero();
+
+        Response del = t.delete("/v1/vms/" + vmId);
+        assertThat(awaitOperation(t, del.get("id").asText(), Duration.ofSeconds(90)).get("status").asText()).isEqualTo("succeeded");
+        assertThat(new io.enclave.agent.exec.ProcessCommandRunner().run(List.of("pgrep", "-f", host.dataDir + "/vms/" + vmId),
+                Duration.ofSeconds(5)).stdout()).isBlank();
+    }
+
+    @Test
+    @Order(5)
+    void aSilentHostIsDeclaredDownAndComesBackUp() {
+        host2.killAgent();
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        String status = "up";
+        while (System.nanoTime() < deadline && status.equals("up")) {
+            InProcessEnclave.sleep(500);
+            status = dc.admin.get("/v1/hosts/" + host2.id()).get("status").asText();
+        }
+        assertThat(status).isEqualTo("down");
+        // A down host takes no new VMs.
+        TestApi t = dc.tenant("after-down", 4, 2048, 20, 4);
+        for (int i = 0; i < 3; i++) {
+            Response r = t.post("/v1/vms", InProcessEnclave.vm("v" + i, 1, 128, 1, InProcessEnclave.TINY_IMAGE, false));
+            assertThat(r.get("vm").get("hostId").asText()).isEqualTo(host1.id());
+        }
+        host2.startAgent();
+        assertThat(dc.admin.get("/v1/hosts/" + host2.id()).get("status").asText()).isEqualTo("up");
+        for (JsonNode vm : t.get("/v1/vms").get("items")) {
+            awaitOperation(t, t.delete("/v1/vms/" + vm.get("id").asText()).get("id").asText(), Duration.ofSeconds(60));
+        }
+    }
+
+    static long qemuPid(DataCentre.Host host, String vmId) {
+        String out = new io.enclave.agent.exec.ProcessCommandRunner().run(List.of("pgrep", "-f", "qemu-system.*" + host.dataDir + "/vms/" + vmId),
+                Duration.ofSeconds(5)).stdout().strip();
+        assertThat(out).as("QEMU of %s on host %d", vmId, host.index).isNotBlank();
+        return Long.parseLong(out.lines().findFirst().orElseThrow());
+    }
+
+    static void awaitGuestReady(TestApi t, String vmId) {
+        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        while (System.nanoTime() < deadline) {
+            JsonNode vm = t.get("/v1/vms/" + vmId).json();
+            if (vm.get("phase").asText().equals("running") && vm.get("guestReady").asBoolean()) return;
+            InProcessEnclave.sleep(500);
+        }
+        throw new AssertionError("guest of " + vmId + " not ready: " + t.get("/v1/vms/" + vmId));
+    }
+
+    static Response exec(TestApi t, String vmId, String... command) {
+        Response r = t.post("/v1/vms/" + vmId + "/exec", Map.of("command", List.of(command), "timeoutSeconds", 60));
+        assertThat(r.status()).as(r.toString()).isEqualTo(200);
+        return r;
+    }
+}
