@@ -145,7 +145,10 @@ public final class Controller implements AutoCloseable {
     /** The in-process host beats here; remote hosts beat by calling the API, and are declared dead when silent. */
     private void watchHosts() {
         try {
-            for (String id : localHosts) hosts.get(id).ifPresent(this::heartbeat);
+            // The in-process hosts live exactly as long as this process: one statement beats for all of them.
+            if (!localHosts.isEmpty()) {
+                store.jdbi().useTransaction(h -> store.hosts().heartbeatAll(h, localHosts, java.time.Instant.now()));
+            }
             hostService.checkHeartbeats();
         } catch (RuntimeException e) {
             log.error("watching hosts failed: {}", e.getMessage(), e);

@@ -47,6 +47,19 @@ public final class HostOptions {
             description = "NAME=PATH: storage this host shares with others (same NAME everywhere), mounted at PATH")
     String sharedStorage;
 
+    @Option(names = "--simulated-hosts", defaultValue = "1",
+            description = "With --host-driver simulator: how many simulated hosts (SIMULATOR: control-plane scale tests only)")
+    int simulatedHosts;
+
+    public int simulatedHosts() {
+        return "simulator".equals(hostDriver) ? simulatedHosts : 1;
+    }
+
+    /** The i-th simulated host (i ≥ 1), beside the first one {@link #buildAgent} makes. */
+    public HostAgent simulatedHost(String hostId, String hostName, int i) {
+        return new SimulatedHostAgent(new HostInfo(hostId + "-s" + i, hostName + "-simulated-" + i, 64, 256L << 10, "simulated"));
+    }
+
     public Path imagesDir() {
         return imagesDir;
     }
@@ -81,8 +94,10 @@ public final class HostOptions {
                 yield new QemuHostAgent(QemuHostAgent.localHostInfo(hostId, hostName, a), dataDir.resolve("vms"), runner,
                         a, "qemu-system-x86_64", networkDriver(runner, dataDir), new QemuStorageDriver(runner));
             }
-            // A large simulated host, so that control-plane scale runs are not limited by this machine.
-            case "simulator" -> new SimulatedHostAgent(new HostInfo(hostId, hostName + "-simulated", 4096, 64L << 20, "simulated"));
+            // One large simulated host, so that control-plane scale runs are not limited by this machine; or
+            // several of a common server's size, for placement runs.
+            case "simulator" -> simulatedHosts > 1 ? simulatedHost(hostId, hostName, 0)
+                    : new SimulatedHostAgent(new HostInfo(hostId, hostName + "-simulated", 4096, 64L << 20, "simulated"));
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "--host-driver must be qemu or simulator, got '" + hostDriver + "'");
         };

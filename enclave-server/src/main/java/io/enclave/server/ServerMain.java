@@ -106,6 +106,7 @@ public final class ServerMain implements Callable<Integer> {
                 .withJoinToken(joinToken.isBlank() ? null : joinToken, Duration.ofSeconds(hostDeadSeconds));
         Controller controller = new Controller(db, new ImageLibrary(host.imagesDir(), runner), settings);
         if (agent != null) controller.addHost(agent, host.underlayAddress(), host.sharedStorageName(), host.sharedStoragePath());
+        for (int i = 1; agent != null && i < host.simulatedHosts(); i++) controller.addHost(host.simulatedHost(hostId, hostName, i));
 
         Path tokenFile = dataDir.resolve("admin-token");
         String bootstrap = controller.tenants().bootstrapAdminToken();

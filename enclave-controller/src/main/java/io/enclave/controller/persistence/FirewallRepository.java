@@ -12,7 +12,7 @@ public final class FirewallRepository {
 
     /** A tenant's firewall: its public address, form, and which generation of its networking is applied. */
     public record FirewallRow(String tenantId, String publicIp, String form, long generation, long observedGeneration,
-            String phase, String message, Instant createdAt) {}
+            String phase, String message, Instant createdAt, String hostId) {}
 
     /** One rule of any kind; fields a kind does not use are null. */
     public record RuleRow(String id, String tenantId, String kind, String protocol, Integer portFrom, Integer portTo,
@@ -21,7 +21,7 @@ public final class FirewallRepository {
 
     private static final RowMapper<FirewallRow> FIREWALL = (rs, ctx) -> new FirewallRow(rs.getString("tenant_id"),
             rs.getString("public_ip"), rs.getString("form"), rs.getLong("generation"), rs.getLong("observed_generation"),
-            rs.getString("phase"), rs.getString("message"), Rows.instant(rs, "created_at"));
+            rs.getString("phase"), rs.getString("message"), Rows.instant(rs, "created_at"), rs.getString("host_id"));
 
     private static final RowMapper<RuleRow> RULE = (rs, ctx) -> new RuleRow(rs.getString("id"), rs.getString("tenant_id"),
             rs.getString("kind"), rs.getString("protocol"), (Integer) rs.getObject("port_from"),
@@ -61,6 +61,11 @@ public final class FirewallRepository {
                 INSERT INTO firewalls (tenant_id, public_ip, form, generation, observed_generation, phase, created_at)
                 VALUES (:t, :ip, :form, 1, 0, 'pending', :now)""")
                 .bind("t", tenantId).bind("ip", publicIp).bind("form", form).bind("now", Rows.ts(now)).execute();
+    }
+
+    /** Puts the tenant's firewall on a host (it is rebuilt there from the store on the next apply). */
+    public void placeOn(Handle h, String tenantId, String hostId) {
+        h.createUpdate("UPDATE firewalls SET host_id = :h WHERE tenant_id = :t").bind("t", tenantId).bind("h", hostId).execute();
     }
 
     /** Records that something the tenant's networking is built from changed; returns the new generation. */

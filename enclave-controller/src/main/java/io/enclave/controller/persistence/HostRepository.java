@@ -105,6 +105,11 @@ public final class HostRepository {
                 .execute();
     }
 
+    public void heartbeatAll(Handle h, java.util.Collection<String> ids, Instant now) {
+        h.createUpdate("UPDATE hosts SET status = 'up', heartbeat_at = :now WHERE id IN (<ids>)")
+                .bindList("ids", List.copyOf(ids)).bind("now", Rows.ts(now)).execute();
+    }
+
     public void setStatus(Handle h, String id, String status) {
         h.createUpdate("UPDATE hosts SET status = :s WHERE id = :id").bind("id", id).bind("s", status).execute();
     }

@@ -19,19 +19,23 @@ public final class NetworkRepository {
 
     private static final RowMapper<NetworkRow> NETWORK = (rs, ctx) -> new NetworkRow(rs.getString("tenant_id"),
             new Network(rs.getString("id"), rs.getString("name"), rs.getString("cidr"), rs.getString("gateway"),
-                    rs.getInt("mtu"), null),
+                    rs.getInt("mtu"), rs.getInt("vni")),
             Rows.instant(rs, "created_at"));
 
     private static final RowMapper<NicRow> NIC = (rs, ctx) -> new NicRow(new Nic(rs.getString("vm_id"),
             rs.getString("network_id"), rs.getString("mac"), rs.getString("ip"), rs.getString("hostname")),
             rs.getInt("position"));
 
-    public void insert(Handle h, String tenantId, Network n, Instant now) {
+    /** Records the network with the next free VNI (its VXLAN segment across hosts); returns the VNI. */
+    public int insert(Handle h, String tenantId, Network n, Instant now) {
+        int vni = h.createQuery("SELECT next_vni FROM vni_counter WHERE id = 1 FOR UPDATE").mapTo(Integer.class).one();
+        h.createUpdate("UPDATE vni_counter SET next_vni = next_vni + 1 WHERE id = 1").execute();
         h.createUpdate("""
-                INSERT INTO networks (id, tenant_id, name, cidr, gateway, mtu, created_at)
-                VALUES (:id, :t, :name, :cidr, :gw, :mtu, :now)""")
+                INSERT INTO networks (id, tenant_id, name, cidr, gateway, mtu, vni, created_at)
+                VALUES (:id, :t, :name, :cidr, :gw, :mtu, :vni, :now)""")
                 .bind("id", n.id()).bind("t", tenantId).bind("name", n.name()).bind("cidr", n.cidr())
-                .bind("gw", n.gateway()).bind("mtu", n.mtu()).bind("now", Rows.ts(now)).execute();
+                .bind("gw", n.gateway()).bind("mtu", n.mtu()).bind("vni", vni).bind("now", Rows.ts(now)).execute();
+        return vni;
     }
 
     public Optional<NetworkRow> find(Handle h, Scope scope, String id) {

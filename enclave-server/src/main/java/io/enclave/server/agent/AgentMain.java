@@ -72,7 +72,7 @@ public final class AgentMain implements Callable<Integer> {
         String underlay = host.underlayAddress() != null ? host.underlayAddress() : listen;
         ControllerLink link = new ControllerLink(controllerUrl, joinToken,
                 new ControllerLink.Identity(agent.info(), agentUrl, secret, underlay, host.sharedStorageName(),
-                        host.sharedStoragePath()), Duration.ofSeconds(heartbeatSeconds));
+                        host.sharedStoragePath()), Duration.ofSeconds(heartbeatSeconds), null, null);
         try {
             link.start(Duration.ofMinutes(5));
         } catch (ControllerLink.JoinRefused e) {

@@ -46,11 +46,24 @@ public final class ControllerLink implements AutoCloseable {
         return t;
     });
 
-    public ControllerLink(String controllerUrl, String joinToken, Identity identity, Duration interval) {
+    private final Duration selfFenceAfter;
+    private final Runnable selfFence;
+    private volatile long lastAcknowledged = System.nanoTime();
+    private volatile boolean fenced;
+
+    /**
+     * @param selfFenceAfter when the controller has not acknowledged a heartbeat for this long, {@code selfFence}
+     *                       runs (once per outage): the controller will declare the host dead and restart its
+     *                       highly-available VMs elsewhere, so this host must stop them first. Null: never.
+     */
+    public ControllerLink(String controllerUrl, String joinToken, Identity identity, Duration interval,
+            Duration selfFenceAfter, Runnable selfFence) {
         this.controller = URI.create(controllerUrl.endsWith("/") ? controllerUrl : controllerUrl + "/");
         this.joinToken = joinToken;
         this.identity = identity;
         this.interval = interval;
+        this.selfFenceAfter = selfFenceAfter;
+        this.selfFence = selfFence;
     }
 
     /** Joins (waiting up to {@code patience} for the controller to answer), then starts the heartbeat. */
@@ -59,6 +72,7 @@ public final class ControllerLink implements AutoCloseable {
         while (true) {
             try {
                 join();
+                acknowledged();
                 break;
             } catch (IOException e) {
                 if (System.nanoTime() > deadline) throw new IllegalStateException("controller " + controller + " unreachable: " + e, e);
@@ -97,13 +111,35 @@ public final class ControllerLink implements AutoCloseable {
             if (r.statusCode() == 404) {
                 log.warn("controller does not know host {}: joining again", identity.info().id());
                 join();
+                acknowledged();
             } else if (r.statusCode() != 204) {
                 log.warn("heartbeat of host {} answered {}: {}", identity.info().id(), r.statusCode(), r.body());
+            } else {
+                acknowledged();
             }
         } catch (IOException | RuntimeException e) {
             log.warn("heartbeat of host {} failed: {}", identity.info().id(), e.toString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        fenceIfCutOff();
+    }
+
+    private void acknowledged() {
+        lastAcknowledged = System.nanoTime();
+        if (fenced) log.info("host {}: controller reachable again after self-fencing", identity.info().id());
+        fenced = false;
+    }
+
+    private void fenceIfCutOff() {
+        if (selfFenceAfter == null || fenced || System.nanoTime() - lastAcknowledged < selfFenceAfter.toNanos()) return;
+        fenced = true;
+        log.warn("host {}: no heartbeat acknowledged for {} s: fencing itself (stopping its highly-available VMs)",
+                identity.info().id(), selfFenceAfter.toSeconds());
+        try {
+            selfFence.run();
+        } catch (RuntimeException e) {
+            log.error("host {}: self-fencing failed: {}", identity.info().id(), e.getMessage(), e);
         }
     }
 
