@@ -36,13 +36,23 @@ final class TwoHosts implements AutoCloseable {
     final CommandRunner runner = new ProcessCommandRunner();
     final Path dir;
     final Path nettool;
-    final List<LinuxNetworkDriver> drivers = new ArrayList<>();
+    final List<NetworkDriver> drivers = new ArrayList<>();
     private final List<String> namespaces = new ArrayList<>();
     private final List<Process> processes = new ArrayList<>();
     private final List<Set<String>> tenants = List.of(new LinkedHashSet<>(), new LinkedHashSet<>());
     private int next;
 
+    /** Makes a host's driver: its data directory, name prefix and underlay. */
+    interface DriverFactory {
+        NetworkDriver create(Path dir, String prefix, Underlay underlay);
+    }
+
+    /** Hosts with the light driver. */
     TwoHosts() throws IOException {
+        this((dir, prefix, underlay) -> new LinuxNetworkDriver(new ProcessCommandRunner(), dir, prefix, underlay));
+    }
+
+    TwoHosts(DriverFactory factory) throws IOException {
         dir = Files.createTempDirectory(Path.of("/tmp"), "ex2h-");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         nettool = dir.resolve("nettool.py");
@@ -61,7 +71,7 @@ final class TwoHosts implements AutoCloseable {
                 ok("ip", "-n", DC, "link", "set", port, "master", "exdcbr", "up");
                 ok("ip", "-n", ns, "link", "set", "exu", "up");
                 ok("ip", "-n", ns, "addr", "add", UNDERLAY_IP.get(h) + "/24", "dev", "exu");
-                drivers.add(new LinuxNetworkDriver(runner, dir.resolve("host" + (h + 1)), PREFIXES.get(h),
+                drivers.add(factory.create(dir.resolve("host" + (h + 1)), PREFIXES.get(h),
                         new Underlay(ns, UNDERLAY_IP.get(h), Underlay.VXLAN_PORT)));
             }
         } catch (RuntimeException e) {
@@ -70,12 +80,12 @@ final class TwoHosts implements AutoCloseable {
         }
     }
 
-    LinuxNetworkDriver driver(int host) {
+    NetworkDriver driver(int host) {
         return drivers.get(host - 1);
     }
 
     NetNames names(int host) {
-        return driver(host).names();
+        return new NetNames(PREFIXES.get(host - 1));
     }
 
     /** The other host's underlay address. */
@@ -182,7 +192,7 @@ final class TwoHosts implements AutoCloseable {
             p.destroyForcibly();
         }
         for (int h = 0; h < drivers.size(); h++) {
-            LinuxNetworkDriver d = drivers.get(h);
+            NetworkDriver d = drivers.get(h);
             for (String t : tenants.get(h)) attempt(errors, () -> d.removeTenant(t));
             attempt(errors, d::removePublicNetwork);
         }
