@@ -4,6 +4,7 @@ import io.enclave.agent.network.appliance.ApplianceNetworkDriver;
 import io.enclave.core.network.PublicNetwork;
 import io.enclave.core.network.RuleCounter;
 import io.enclave.core.network.TenantNetworking;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -23,8 +24,13 @@ public final class FirewallFormsDriver implements NetworkDriver {
 
     @Override
     public void ensurePublicNetwork(PublicNetwork network) {
-        light.ensurePublicNetwork(network);
-        if (appliance != null) appliance.ensurePublicNetwork(network);
+        ensurePublicNetwork(network, null);
+    }
+
+    @Override
+    public void ensurePublicNetwork(PublicNetwork network, List<String> publicPeers) {
+        light.ensurePublicNetwork(network, publicPeers);
+        if (appliance != null) appliance.ensurePublicNetwork(network, publicPeers);
     }
 
     @Override

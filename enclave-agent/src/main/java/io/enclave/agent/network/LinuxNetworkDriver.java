@@ -8,6 +8,7 @@ import io.enclave.agent.exec.CommandRunner;
 import io.enclave.core.error.EnclaveException;
 import io.enclave.core.host.VmNic;
 import io.enclave.core.network.Cidr;
+import io.enclave.core.network.HostRole;
 import io.enclave.core.network.Network;
 import io.enclave.core.network.Nic;
 import io.enclave.core.network.PublicNetwork;
@@ -57,16 +58,29 @@ public final class LinuxNetworkDriver implements NetworkDriver {
     private final CommandRunner runner;
     private final Path dir;
     private final NetNames names;
+    private final VxlanPorts vxlans;
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
     private volatile PublicNetwork publicNetwork;
+    /** The public VXLAN's peers as last converged; null = not known (read the kernel on the next change). */
+    private volatile Set<String> publicPeers;
 
-    /** One link as {@code ip -j -d addr show} reports it; {@code addrs} are "a.b.c.d/len". */
-    record Link(String name, String kind, String master, int mtu, boolean up, Set<String> addrs) {}
+    /**
+     * One link as {@code ip -j -d addr show} reports it; {@code addrs} are "a.b.c.d/len"; {@code vxlan} is
+     * set for VXLAN devices only.
+     */
+    record Link(String name, String kind, String master, int mtu, boolean up, Set<String> addrs, VxlanPorts.Device vxlan) {}
 
+    /** A driver for a single host: tenants never span hosts, no VXLAN is ever created. */
     public LinuxNetworkDriver(CommandRunner runner, Path dir, String namePrefix) {
+        this(runner, dir, namePrefix, null);
+    }
+
+    /** @param underlay this host's underlay for VXLAN between hosts; null = single host (no VXLAN) */
+    public LinuxNetworkDriver(CommandRunner runner, Path dir, String namePrefix, Underlay underlay) {
         this.runner = runner;
         this.dir = dir;
         this.names = new NetNames(namePrefix);
+        this.vxlans = new VxlanPorts(runner, underlay);
         mkdirs(dir.resolve("tenants"));
     }
 
@@ -76,9 +90,21 @@ public final class LinuxNetworkDriver implements NetworkDriver {
 
     // ---------------------------------------------------------------- public network
 
+    /** The public network without touching its VXLAN (see {@link #ensurePublicNetwork(PublicNetwork, List)}). */
     @Override
-    public synchronized void ensurePublicNetwork(PublicNetwork pub) {
+    public void ensurePublicNetwork(PublicNetwork pub) {
+        ensurePublicNetwork(pub, null);
+    }
+
+    /**
+     * @param publicPeers underlay addresses of the other hosts: the public bridge gets a VXLAN (VNI
+     *                    {@link PublicNetwork#VNI}) flooding to exactly these; empty = no VXLAN; null = leave the
+     *                    VXLAN as it is (it also follows {@link HostRole#publicPeers()} given to applyTenant)
+     */
+    @Override
+    public synchronized void ensurePublicNetwork(PublicNetwork pub, List<String> publicPeers) {
         pub.validate();
+        if (publicPeers != null) vxlans.requireUnderlay(new HostRole(true, List.of(), publicPeers));
         if (pub.uplink() != null) {
             throw new EnclaveException.InvalidRequest("uplink", "bridging the public network to a host interface is not implemented yet");
         }
@@ -92,22 +118,65 @@ public final class LinuxNetworkDriver implements NetworkDriver {
         if (b == null || b.mtu() != pub.mtu() || !b.up()) cmds.add("link set " + br + " mtu " + pub.mtu() + " up");
         addresses(cmds, br, b, Set.of(pub.gateway() + "/" + pub.parsedCidr().prefixLength()));
         batch(ns, cmds, dir.resolve("public.ip"));
+        if (publicPeers != null) convergePublicVxlan(pub, vxlanDevices(links), publicPeers);
         publicNetwork = pub;
+    }
+
+    /** The public bridge's VXLAN with flood entries to exactly {@code peers} (none: no VXLAN). */
+    private synchronized void convergePublicVxlan(PublicNetwork pub, Map<String, VxlanPorts.Device> have, List<String> peers) {
+        String vx = names.publicVxlan();
+        List<VxlanPorts.Segment> wanted = peers.isEmpty() ? List.of()
+                : List.of(new VxlanPorts.Segment(vx, names.publicBridge(), PublicNetwork.VNI, pub.mtu(), peers));
+        vxlans.converge(names.publicNamespace(), have, wanted, vx::equals, dir.resolve("public-vxlan"));
+        publicPeers = Set.copyOf(peers);
+    }
+
+    /**
+     * Converges the public VXLAN to {@code publicPeers} unless that list is empty or is what was converged
+     * last (in this process: a restarted agent reads the kernel once). What applyTenant does with
+     * {@link HostRole#publicPeers()}; for the appliance form too.
+     */
+    public void ensurePublicPeers(List<String> peers) {
+        if (peers.isEmpty() || Set.copyOf(peers).equals(publicPeers)) return;
+        synchronized (this) {
+            PublicNetwork pub = publicNetwork;
+            if (pub == null) throw new IllegalStateException("ensurePublicNetwork must come first");
+            convergePublicVxlan(pub, vxlans.read(names.publicNamespace()), peers);
+        }
     }
 
     @Override
     public synchronized void removePublicNetwork() {
-        deleteNamespace(names.publicNamespace());
+        String ns = names.publicNamespace();
+        // Explicitly: a namespace is torn down asynchronously, and its VXLAN would hold VNI 1 in the underlay meanwhile.
+        if (Files.exists(NETNS_DIR.resolve(ns))) vxlans.converge(ns, vxlans.read(ns), List.of(), names.publicVxlan()::equals, dir.resolve("public-vxlan"));
+        deleteNamespace(ns);
         publicNetwork = null;
+        publicPeers = null;
+    }
+
+    private static Map<String, VxlanPorts.Device> vxlanDevices(Map<String, Link> links) {
+        Map<String, VxlanPorts.Device> out = new LinkedHashMap<>();
+        for (Link l : links.values()) if (l.vxlan() != null) out.put(l.name(), l.vxlan());
+        return out;
     }
 
     // ---------------------------------------------------------------- tenants
 
+    /**
+     * Converges the tenant on this host. With {@code hostRole.firewall() == false} only the tenant namespace
+     * is built (bridges, VM ports, port guard, VXLANs); a firewall this host ran before is removed. With
+     * {@code hostRole.peers()} non-empty each network's bridge gets a VXLAN to those hosts.
+     */
     @Override
     public void applyTenant(TenantNetworking t) {
         PublicNetwork pub = publicNetwork;
         if (pub == null) throw new IllegalStateException("ensurePublicNetwork must come first");
         t.validate(pub);
+        HostRole role = t.hostRole();
+        vxlans.requireUnderlay(role);
+        boolean firewall = role.firewall();
+        ensurePublicPeers(role.publicPeers());
         synchronized (lock(t.tenantId())) {
             long start = System.nanoTime();
             Path tdir = tenantDir(t.tenantId());
@@ -116,11 +185,18 @@ public final class LinuxNetworkDriver implements NetworkDriver {
             String fns = names.firewallNamespace(t.tenantId());
             String pns = names.publicNamespace();
 
+            boolean firewallExists = Files.exists(NETNS_DIR.resolve(fns));
+            int changes = 0;
+            if (!firewall && firewallExists) {
+                removeFirewall(t.tenantId(), tdir);
+                changes++;
+            }
+
             // Namespaces (one ip process for both, with their sysctls). Process starts dominate the time
             // of a change, so everything below is batched: one ip process per namespace for links, one
             // for nft + dnsmasq; reads are skipped for namespaces that were just created.
             boolean tenantFresh = !Files.exists(NETNS_DIR.resolve(tns));
-            boolean firewallFresh = !Files.exists(NETNS_DIR.resolve(fns));
+            boolean firewallFresh = firewall && !firewallExists;
             List<String> setup = new ArrayList<>();
             if (tenantFresh) setup.add("netns add " + tns);
             if (firewallFresh) setup.add("netns add " + fns);
@@ -128,58 +204,62 @@ public final class LinuxNetworkDriver implements NetworkDriver {
             if (firewallFresh) setup.add("netns exec " + fns + " sysctl -q -w " + NO_IPV6_ALL + " " + NO_IPV6_DEFAULT + " net.ipv4.ip_forward=1");
             batch(null, setup, tdir.resolve("setup.ip"));
 
-            FirewallState fwState = firewallFresh ? new FirewallState(Map.of(), null) : firewallState(fns, tdir);
+            boolean readFirewall = firewall && !firewallFresh;
+            FirewallState fwState = readFirewall ? firewallState(fns, tdir) : new FirewallState(Map.of(), null);
             Map<String, Link> fw = fwState.links();
             Map<String, Link> tn = tenantFresh ? Map.of() : links(tns);
             // A fresh firewall namespace means its veth pairs (and their public ends) are gone too.
-            Map<String, Link> pb = firewallFresh ? Map.of() : links(pns);
+            Map<String, Link> pb = readFirewall ? links(pns) : Map.of();
             List<String> fwDel = new ArrayList<>();
             List<String> fwCmds = new ArrayList<>();
             List<String> tnDel = new ArrayList<>();
             List<String> tnCmds = new ArrayList<>();
             List<String> pbCmds = new ArrayList<>();
 
-            Link lo = fw.get("lo");
-            if (lo == null || !lo.up()) fwCmds.add("link set lo up");
-
             // Port 2: a veth from the public bridge to the firewall, with the tenant's public addresses.
             String wan = names.firewallWan();
-            String publicPort = names.publicPort(t.tenantId());
-            String pubBridge = names.publicBridge();
             Link w = fw.get(wan);
-            int pubMtu = pub.mtu();
-            if (w == null) {
-                pbCmds.add("link add " + publicPort + " mtu " + pubMtu + " master " + pubBridge + " up type veth peer name "
-                        + wan + " mtu " + pubMtu + " netns " + fns);
-            } else {
-                Link pp = pb.get(publicPort);
-                if (pp == null || !pubBridge.equals(pp.master()) || pp.mtu() != pubMtu || !pp.up()) {
-                    pbCmds.add("link set " + publicPort + " master " + pubBridge + " mtu " + pubMtu + " up");
+            if (firewall) {
+                Link lo = fw.get("lo");
+                if (lo == null || !lo.up()) fwCmds.add("link set lo up");
+                String publicPort = names.publicPort(t.tenantId());
+                String pubBridge = names.publicBridge();
+                int pubMtu = pub.mtu();
+                if (w == null) {
+                    pbCmds.add("link add " + publicPort + " mtu " + pubMtu + " master " + pubBridge + " up type veth peer name "
+                            + wan + " mtu " + pubMtu + " netns " + fns);
+                } else {
+                    Link pp = pb.get(publicPort);
+                    if (pp == null || !pubBridge.equals(pp.master()) || pp.mtu() != pubMtu || !pp.up()) {
+                        pbCmds.add("link set " + publicPort + " master " + pubBridge + " mtu " + pubMtu + " up");
+                    }
                 }
+                if (w == null || w.mtu() != pubMtu || !w.up()) fwCmds.add("link set " + wan + " mtu " + pubMtu + " up");
+                Set<String> wanAddrs = new LinkedHashSet<>();
+                wanAddrs.add(t.publicIp() + "/" + pub.parsedCidr().prefixLength());
+                t.oneToOneNats().forEach(n -> wanAddrs.add(n.publicIp() + "/32"));
+                addresses(fwCmds, wan, w, wanAddrs);
             }
-            if (w == null || w.mtu() != pubMtu || !w.up()) fwCmds.add("link set " + wan + " mtu " + pubMtu + " up");
-            Set<String> wanAddrs = new LinkedHashSet<>();
-            wanAddrs.add(t.publicIp() + "/" + pub.parsedCidr().prefixLength());
-            t.oneToOneNats().forEach(n -> wanAddrs.add(n.publicIp() + "/32"));
-            addresses(fwCmds, wan, w, wanAddrs);
 
-            // Port 1: per network a bridge in the tenant namespace and a veth to the firewall (the gateway).
+            // Port 1: per network a bridge in the tenant namespace and (where the firewall runs) a veth to
+            // the firewall (the gateway).
             Map<String, String> legs = new LinkedHashMap<>();
             Set<String> freshLegs = new HashSet<>();
             Set<String> wantTn = new HashSet<>();
             Set<String> wantFw = new HashSet<>(Set.of("lo", wan));
             for (Network n : t.networks()) {
                 String br = names.networkBridge(n.id());
-                String g = names.gatewayPort(n.id());
-                String leg = names.firewallLeg(n.id());
                 int mtu = n.mtu();
-                legs.put(n.id(), leg);
                 wantTn.add(br);
-                wantTn.add(g);
-                wantFw.add(leg);
                 Link b = tn.get(br);
                 if (b == null) tnCmds.add("link add " + br + " type bridge");
                 if (b == null || b.mtu() != mtu || !b.up()) tnCmds.add("link set " + br + " mtu " + mtu + " up");
+                if (!firewall) continue;
+                String g = names.gatewayPort(n.id());
+                String leg = names.firewallLeg(n.id());
+                legs.put(n.id(), leg);
+                wantTn.add(g);
+                wantFw.add(leg);
                 Link l = fw.get(leg);
                 if (l == null) {
                     freshLegs.add(n.id());
@@ -211,7 +291,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
                 }
             }
 
-            // What is ours but no longer wanted goes (a veth takes its peer with it).
+            // What is ours but no longer wanted goes (a veth takes its peer with it; VXLANs are converged below).
             for (Link l : fw.values()) {
                 if (!wantFw.contains(l.name()) && names.isFirewallLeg(l.name())) fwDel.add("link del " + l.name());
             }
@@ -226,7 +306,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
             }
 
             // The firewall's default route: the public network's gateway.
-            if (w == null || !pub.gateway().equals(fwState.gateway())) {
+            if (firewall && (w == null || !pub.gateway().equals(fwState.gateway()))) {
                 fwCmds.add("route replace default via " + pub.gateway() + " dev " + wan);
             }
 
@@ -234,37 +314,47 @@ public final class LinuxNetworkDriver implements NetworkDriver {
             tnAll.addAll(tnCmds);
             List<String> fwAll = new ArrayList<>(fwDel);
             fwAll.addAll(fwCmds);
-            int changes = setup.size() + pbCmds.size() + tnAll.size() + fwAll.size();
+            changes += setup.size() + pbCmds.size() + tnAll.size() + fwAll.size();
             batch(pns, pbCmds, tdir.resolve("public.ip"));
             batch(tns, tnAll, tdir.resolve("tenant.ip"));
             batch(fns, fwAll, tdir.resolve("firewall.ip"));
+
+            // VXLANs: after the bridges they join.
+            Map<String, VxlanPorts.Device> haveVx = vxlanDevices(tn);
+            if (!role.peers().isEmpty() || !haveVx.isEmpty()) {
+                changes += vxlans.converge(tns, haveVx, VxlanPorts.tenantSegments(t, names), names::isVxlan, tdir.resolve("vxlan"));
+            }
 
             // Firewall rules (atomically; counters of unchanged rules keep counting), port guard, dnsmasq:
             // one ip process running each in its namespace.
             List<String> exec = new ArrayList<>();
             List<Runnable> afterExec = new ArrayList<>();
-            Set<String> existing = firewallFresh ? Set.of() : counterValues(fns).keySet();
-            String fwScript = NftFirewall.script(t, new NftFirewall.Ports(wan, legs), existing);
-            if (!existing.equals(NftFirewall.counters(t)) || !fwScript.equals(read(tdir.resolve("firewall.nft")))) {
-                exec.add("netns exec " + fns + " nft -f " + staged(tdir.resolve("firewall.nft"), fwScript, afterExec));
+            if (firewall) {
+                Set<String> existing = firewallFresh ? Set.of() : counterValues(fns).keySet();
+                String fwScript = NftFirewall.script(t, new NftFirewall.Ports(wan, legs), existing);
+                if (!existing.equals(NftFirewall.counters(t)) || !fwScript.equals(read(tdir.resolve("firewall.nft")))) {
+                    exec.add("netns exec " + fns + " nft -f " + staged(tdir.resolve("firewall.nft"), fwScript, afterExec));
+                }
             }
             String guard = NftPortGuard.script(ports, names.prefix() + "t*");
             if (tenantFresh || !guard.equals(read(tdir.resolve("ports.nft")))) {
                 exec.add("netns exec " + tns + " nft -f " + staged(tdir.resolve("ports.nft"), guard, afterExec));
             }
-            exec.addAll(dnsmasqCommands(t, fns, legs, freshLegs, firewallFresh, tdir.resolve("dns")));
+            if (firewall) exec.addAll(dnsmasqCommands(t, fns, legs, freshLegs, firewallFresh, tdir.resolve("dns")));
             changes += exec.size();
-            // Always (a firewall that does not forward is a silent outage); nearly free when batched.
-            if (!firewallFresh && exec.isEmpty()) {
+            if (!firewall) {
+                batch(null, exec, tdir.resolve("exec.ip"));
+            } else if (!firewallFresh && exec.isEmpty()) {
+                // Always (a firewall that does not forward is a silent outage); nearly free when batched.
                 runner.runChecked(List.of("ip", "netns", "exec", fns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"), TIMEOUT);
             } else {
                 if (!firewallFresh) exec.add("netns exec " + fns + " sysctl -q -w net.ipv4.ip_forward=1");
                 batch(null, exec, tdir.resolve("exec.ip"));
             }
             afterExec.forEach(Runnable::run);
-            removeStaleDnsmasq(t, tdir.resolve("dns"));
-            log.info("tenant {}: network converged in {} ms ({} changes)", t.tenantId(),
-                    (System.nanoTime() - start) / 1_000_000, changes);
+            if (firewall) removeStaleDnsmasq(t, tdir.resolve("dns"));
+            log.info("tenant {}: network converged in {} ms ({} changes, firewall {}, {} peers)", t.tenantId(),
+                    (System.nanoTime() - start) / 1_000_000, changes, firewall ? "here" : "elsewhere", role.peers().size());
         }
     }
 
@@ -286,16 +376,27 @@ public final class LinuxNetworkDriver implements NetworkDriver {
     public void removeTenant(String tenantId) {
         synchronized (lock(tenantId)) {
             Path tdir = tenantDir(tenantId);
-            Path dns = tdir.resolve("dns");
-            if (Files.isDirectory(dns)) {
-                for (Path d : list(dns)) stopDnsmasq(new Dnsmasq.Instance(d));
+            removeFirewall(tenantId, tdir);
+            String tns = names.tenantNamespace(tenantId);
+            if (Files.exists(NETNS_DIR.resolve(tns))) {
+                // Explicitly: a namespace is torn down asynchronously, and its VXLANs would hold their VNIs
+                // in the underlay meanwhile (a re-created tenant could not take them back at once).
+                vxlans.converge(tns, vxlans.read(tns), List.of(), names::isVxlan, tdir.resolve("vxlan"));
             }
-            deleteNamespace(names.firewallNamespace(tenantId));
-            deleteNamespace(names.tenantNamespace(tenantId));
+            deleteNamespace(tns);
             FileTrees.delete(tdir);
             log.info("tenant {}: network removed", tenantId);
         }
         locks.remove(tenantId);
+    }
+
+    /** Stops the tenant's dnsmasq instances and deletes its firewall namespace (with the veths into it). */
+    private void removeFirewall(String tenantId, Path tdir) {
+        Path dns = tdir.resolve("dns");
+        for (Path d : list(dns)) stopDnsmasq(new Dnsmasq.Instance(d));
+        deleteNamespace(names.firewallNamespace(tenantId));
+        FileTrees.delete(dns);
+        FileTrees.delete(tdir.resolve("firewall.nft"));
     }
 
     @Override
@@ -436,7 +537,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
             for (JsonNode f : l.path("flags")) up |= "UP".equals(f.asText());
             String name = l.path("ifname").asText();
             links.put(name, new Link(name, l.path("linkinfo").path("info_kind").asText(null),
-                    l.path("master").asText(null), l.path("mtu").asInt(), up, addrs));
+                    l.path("master").asText(null), l.path("mtu").asInt(), up, addrs, VxlanPorts.device(l)));
         }
         return links;
     }

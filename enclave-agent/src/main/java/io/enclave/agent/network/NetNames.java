@@ -39,12 +39,17 @@ public record NetNames(String prefix) {
     public String firewallLeg(String networkId) { return prefix + "n" + tag(networkId); }
     /** The bridge side of that veth, in the tenant namespace. */
     public String gatewayPort(String networkId) { return prefix + "g" + tag(networkId); }
+    /** A tenant network's VXLAN device, in the tenant namespace on the network's bridge. */
+    public String vxlan(String networkId) { return prefix + "v" + tag(networkId); }
+    /** The public network's VXLAN device, in the public namespace on the public bridge. */
+    public String publicVxlan() { return prefix + "vpub"; }
     /** A VM NIC's TAP, in the tenant namespace. */
     public String tap(String vmId, String networkId) { return prefix + "t" + hash(vmId + "/" + networkId); }
 
     public boolean isTap(String ifname) { return ifname.startsWith(prefix + "t") && ifname.length() == prefix.length() + 11; }
     public boolean isBridge(String ifname) { return ifname.startsWith(prefix + "b") && ifname.length() == prefix.length() + 11; }
     public boolean isGatewayPort(String ifname) { return ifname.startsWith(prefix + "g") && ifname.length() == prefix.length() + 11; }
+    public boolean isVxlan(String ifname) { return ifname.startsWith(prefix + "v") && ifname.length() == prefix.length() + 11; }
     public boolean isFirewallLeg(String ifname) { return ifname.startsWith(prefix + "n") && ifname.length() == prefix.length() + 11; }
 
     private static String checked(String id) {

@@ -3,6 +3,7 @@ package io.enclave.agent.network;
 import io.enclave.core.network.PublicNetwork;
 import io.enclave.core.network.RuleCounter;
 import io.enclave.core.network.TenantNetworking;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -12,8 +13,15 @@ import java.util.Map;
  */
 public interface NetworkDriver {
 
-    /** Creates or repairs the public network every tenant firewall's port 2 attaches to. */
+    /** Creates or repairs the public network every tenant firewall's port 2 attaches to (its VXLAN as it is). */
     void ensurePublicNetwork(PublicNetwork network);
+
+    /**
+     * Creates or repairs the public network and its VXLAN (VNI {@link PublicNetwork#VNI}) to the other hosts:
+     * flood entries to exactly {@code publicPeers} (underlay IPv4 addresses); empty = no VXLAN; null = leave
+     * the VXLAN as it is.
+     */
+    void ensurePublicNetwork(PublicNetwork network, List<String> publicPeers);
 
     /** Removes the public network (every tenant must be removed first). */
     void removePublicNetwork();

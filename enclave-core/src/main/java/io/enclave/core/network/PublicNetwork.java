@@ -13,6 +13,9 @@ import java.util.List;
  */
 public record PublicNetwork(String cidr, String gateway, String uplink, int mtu) {
 
+    /** The public network's VXLAN segment between hosts (tenant networks get theirs from the controller, >= 4096). */
+    public static final int VNI = 1;
+
     public PublicNetwork(String cidr, String gateway) {
         this(cidr, gateway, null, 1500);
     }

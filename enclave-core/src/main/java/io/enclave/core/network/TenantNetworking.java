@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  */
 public record TenantNetworking(String tenantId, String publicIp, List<Network> networks, List<Nic> nics,
         List<IngressRule> ingressRules, List<PortForward> portForwards, List<OneToOneNat> oneToOneNats,
-        List<EgressRule> egressRules, String firewallForm) {
+        List<EgressRule> egressRules, String firewallForm, HostRole hostRole) {
 
     /** The light firewall: a namespace with nftables and dnsmasq (the default). */
     public static final String LIGHT = "light";
@@ -30,11 +30,26 @@ public record TenantNetworking(String tenantId, String publicIp, List<Network> n
         this(tenantId, publicIp, networks, nics, ingressRules, portForwards, oneToOneNats, egressRules, LIGHT);
     }
 
+    /** Networking of a tenant that lives on one host. */
+    public TenantNetworking(String tenantId, String publicIp, List<Network> networks, List<Nic> nics,
+            List<IngressRule> ingressRules, List<PortForward> portForwards, List<OneToOneNat> oneToOneNats,
+            List<EgressRule> egressRules, String firewallForm) {
+        this(tenantId, publicIp, networks, nics, ingressRules, portForwards, oneToOneNats, egressRules, firewallForm,
+                HostRole.SINGLE_HOST);
+    }
+
+    /** The same networking as seen by a host with role {@code role}. */
+    public TenantNetworking withHostRole(HostRole role) {
+        return new TenantNetworking(tenantId, publicIp, networks, nics, ingressRules, portForwards, oneToOneNats,
+                egressRules, firewallForm, role);
+    }
+
     /** Ids of tenants, networks, VMs and rules: they become interface, file and nft counter names. */
     public static final Pattern ID = Pattern.compile("[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?");
 
     public TenantNetworking {
         firewallForm = firewallForm == null ? LIGHT : firewallForm;
+        hostRole = hostRole == null ? HostRole.SINGLE_HOST : hostRole;
         if (!firewallForm.equals(LIGHT) && !firewallForm.equals(APPLIANCE)) {
             throw new IllegalArgumentException("firewall form must be light or vm, got " + firewallForm);
         }
@@ -100,8 +115,12 @@ public record TenantNetworking(String tenantId, String publicIp, List<Network> n
             if (n.id() != null) cidrs.putIfAbsent(n.id(), cidr);
             v.require(n.mtu() >= 576 && n.mtu() <= 9000, f + ".mtu", "must be between 576 and 9000 (got " + n.mtu() + ")");
             if (n.vni() != null) {
-                v.require(n.vni() >= 1 && n.vni() <= 16_777_215, f + ".vni", "must be between 1 and 16777215 (got " + n.vni() + ")");
+                // VNI 1 is the public network's segment (PublicNetwork.VNI).
+                v.require(n.vni() > PublicNetwork.VNI && n.vni() <= 16_777_215, f + ".vni",
+                        "must be between 2 and 16777215 (got " + n.vni() + ")");
                 v.require(vnis.add(n.vni()), f + ".vni", "is used twice: " + n.vni());
+            } else if (!hostRole.peers().isEmpty()) {
+                v.require(false, f + ".vni", "is required when the network spans hosts (hostRole.peers is not empty)");
             }
         }
 

@@ -10,6 +10,8 @@ import io.enclave.agent.network.NetworkDriver;
 import io.enclave.agent.network.NftFirewall;
 import io.enclave.agent.network.NftPortGuard;
 import io.enclave.agent.network.NicAttachment;
+import io.enclave.agent.network.Underlay;
+import io.enclave.agent.network.VxlanPorts;
 import io.enclave.agent.qemu.Accelerator;
 import io.enclave.agent.qemu.GuestAgentClient;
 import io.enclave.agent.qemu.QemuCommandLine;
@@ -20,6 +22,7 @@ import io.enclave.core.host.BootImage;
 import io.enclave.core.host.ExecResult;
 import io.enclave.core.host.VmNic;
 import io.enclave.core.host.VmRuntimeSpec;
+import io.enclave.core.network.HostRole;
 import io.enclave.core.network.Network;
 import io.enclave.core.network.Nic;
 import io.enclave.core.network.PublicNetwork;
@@ -76,6 +79,7 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
     private final Path dir;
     private final NetNames names;
     private final LinuxNetworkDriver light;
+    private final VxlanPorts vxlans;
     private final Path image;
     private final String qemuBinary;
     private final long memoryMib;
@@ -92,10 +96,17 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
      */
     public ApplianceNetworkDriver(CommandRunner runner, Path dir, String namePrefix, Path image, String qemuBinary,
             long memoryMib, int vcpus, Duration bootTimeout) {
+        this(runner, dir, namePrefix, image, qemuBinary, memoryMib, vcpus, bootTimeout, null);
+    }
+
+    /** @param underlay this host's underlay for VXLAN between hosts; null = single host */
+    public ApplianceNetworkDriver(CommandRunner runner, Path dir, String namePrefix, Path image, String qemuBinary,
+            long memoryMib, int vcpus, Duration bootTimeout, Underlay underlay) {
         this.runner = runner;
         this.dir = dir;
         this.names = new NetNames(namePrefix);
-        this.light = new LinuxNetworkDriver(runner, dir.resolve("light"), namePrefix);
+        this.light = new LinuxNetworkDriver(runner, dir.resolve("light"), namePrefix, underlay);
+        this.vxlans = new VxlanPorts(runner, underlay);
         this.image = image;
         this.qemuBinary = qemuBinary;
         this.memoryMib = memoryMib;
@@ -124,7 +135,12 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
 
     @Override
     public void ensurePublicNetwork(PublicNetwork network) {
-        light.ensurePublicNetwork(network);
+        ensurePublicNetwork(network, null);
+    }
+
+    @Override
+    public void ensurePublicNetwork(PublicNetwork network, List<String> publicPeers) {
+        light.ensurePublicNetwork(network, publicPeers);
         publicNetwork = network;
     }
 
@@ -139,11 +155,28 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
         apply(tenant);
     }
 
-    /** {@link #applyTenant}, reporting what it did. */
+    /**
+     * {@link #applyTenant}, reporting what it did. On a host where the firewall does not run
+     * ({@code hostRole.firewall() == false}) only the bridging part is built, exactly as the light driver
+     * builds it (an appliance this host ran before is stopped).
+     */
     public ApplyReport apply(TenantNetworking t) {
         PublicNetwork pub = publicNetwork;
         if (pub == null) throw new IllegalStateException("ensurePublicNetwork must come first");
         t.validate(pub);
+        HostRole role = t.hostRole();
+        vxlans.requireUnderlay(role);
+        if (!role.firewall()) {
+            long start = System.nanoTime();
+            synchronized (locks.computeIfAbsent(t.tenantId(), k -> new Object())) {
+                Path tdir = dir.resolve("tenants").resolve(t.tenantId());
+                new Appliance(tdir.resolve("appliance")).stop();
+                FileTrees.delete(tdir);
+            }
+            light.applyTenant(t);
+            return new ApplyReport(false, 0, false, 0, (System.nanoTime() - start) / 1_000_000, -1);
+        }
+        light.ensurePublicPeers(role.publicPeers());
         synchronized (locks.computeIfAbsent(t.tenantId(), k -> new Object())) {
             long start = System.nanoTime();
             Path tdir = dir.resolve("tenants").resolve(t.tenantId());
@@ -156,6 +189,10 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
                         "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"), TIMEOUT);
             }
             tenantSide(t, tns, fresh, tdir);
+            // VXLANs join the same bridges as the appliance's port-1 TAPs, so VMs on other hosts reach its legs.
+            Map<String, VxlanPorts.Device> haveVx = fresh ? Map.of() : vxlans.read(tns);
+            List<VxlanPorts.Segment> segments = VxlanPorts.tenantSegments(t, names);
+            if (!segments.isEmpty() || !haveVx.isEmpty()) vxlans.converge(tns, haveVx, segments, names::isVxlan, tdir.resolve("vxlan"));
 
             // The appliance: re-adopted if it runs with the same NIC layout, else (re)started.
             Appliance vm = new Appliance(tdir.resolve("appliance"));
@@ -293,8 +330,8 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
         synchronized (locks.computeIfAbsent(tenantId, k -> new Object())) {
             Path tdir = dir.resolve("tenants").resolve(tenantId);
             new Appliance(tdir.resolve("appliance")).stop();
-            String tns = names.tenantNamespace(tenantId);
-            if (Files.exists(NETNS_DIR.resolve(tns))) runner.runChecked(List.of("ip", "netns", "delete", tns), TIMEOUT);
+            // The bridging part (VXLANs first), and what a non-firewall role left under the light driver's directory.
+            light.removeTenant(tenantId);
             FileTrees.delete(tdir);
             log.info("tenant {}: network and firewall appliance removed", tenantId);
         }

@@ -1,0 +1,233 @@
+package io.enclave.agent.network;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.enclave.agent.network.LinuxNetworkDriverTest.Recorder;
+import io.enclave.core.error.EnclaveException;
+import io.enclave.core.network.HostRole;
+import io.enclave.core.network.Network;
+import io.enclave.core.network.Nic;
+import io.enclave.core.network.PortForward;
+import io.enclave.core.network.Protocol;
+import io.enclave.core.network.TenantNetworking;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Tenant networks and the public network across two simulated hosts ({@link TwoHosts}): VXLAN per network
+ * from each host's underlay namespace, the firewall on one host only.
+ */
+class MultiHostNetworkTest {
+    static final String T1_PUBLIC = "198.18.0.10";
+    static final String T2_PUBLIC = "198.18.0.20";
+    static final String EXTERNAL = "198.18.0.100";
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    TwoHosts lab;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        lab = new TwoHosts();
+        for (int h = 1; h <= 2; h++) lab.driver(h).ensurePublicNetwork(TwoHosts.PUBLIC, List.of(TwoHosts.peerOf(h)));
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (lab != null) lab.close();
+    }
+
+    @AfterAll
+    static void nothingIsLeft() {
+        var runner = new io.enclave.agent.exec.ProcessCommandRunner();
+        String netns = runner.runChecked("ip", "netns", "list").stdout();
+        assertThat(netns.lines()).noneMatch(l -> l.matches("(exa-|exb-|exh[12]|exdc|ex-[vx]).*"));
+        String links = runner.runChecked("ip", "-o", "link").stdout();
+        assertThat(links.lines()).noneMatch(l -> l.matches("\\d+: (exa|exb|exdc|exu|exx)\\S*:.*"));
+    }
+
+    /** Tenant 1: one network, web on host 1, app on host 2, a port forward to app; firewall on {@code fwHost}. */
+    static TenantNetworking tenant1(int host, int fwHost, List<String> peers) {
+        TenantNetworking t = new TenantNetworking("ex-t1", T1_PUBLIC,
+                List.of(new Network("net-1", "front", "10.0.0.0/24", "10.0.0.1", Network.DEFAULT_MTU, 4101)),
+                List.of(new Nic("vm-1", "net-1", "52:54:00:00:1a:01", "10.0.0.10", "web"),
+                        new Nic("vm-2", "net-1", "52:54:00:00:1a:02", "10.0.0.11", "app")),
+                List.of(), List.of(new PortForward("pf-app", Protocol.TCP, 8080, "vm-2", null, 80, null)), List.of(), List.of());
+        return t.withHostRole(new HostRole(host == fwHost, peers, List.of(TwoHosts.peerOf(host))));
+    }
+
+    static TenantNetworking tenant1(int host) {
+        return tenant1(host, 1, List.of(TwoHosts.peerOf(host)));
+    }
+
+    /** Tenant 2: the same CIDR and addresses as tenant 1's VMs, its own VNI, firewall on host 2. */
+    static TenantNetworking tenant2(int host) {
+        TenantNetworking t = new TenantNetworking("ex-t2", T2_PUBLIC,
+                List.of(new Network("net-2", "front", "10.0.0.0/24", "10.0.0.1", Network.DEFAULT_MTU, 4102)),
+                List.of(new Nic("vm-3", "net-2", "52:54:00:00:2a:03", "10.0.0.10", "web"),
+                        new Nic("vm-4", "net-2", "52:54:00:00:2a:04", "10.0.0.11", "app")),
+                List.of(), List.of(), List.of(), List.of());
+        return t.withHostRole(new HostRole(host == 2, List.of(TwoHosts.peerOf(host)), List.of(TwoHosts.peerOf(host))));
+    }
+
+    @Test
+    void vmOnTheSecondHostUsesTheFirewallOnTheFirst() throws Exception {
+        long t0 = System.nanoTime();
+        lab.apply(1, tenant1(1));
+        long fw = System.nanoTime();
+        lab.apply(2, tenant1(2));
+        System.out.printf("apply: firewall host %d ms, bridging-only host %d ms%n", (fw - t0) / 1_000_000,
+                (System.nanoTime() - fw) / 1_000_000);
+        String tns2 = lab.names(2).tenantNamespace("ex-t1");
+        assertThat(Files.exists(Path.of("/run/netns", lab.names(2).firewallNamespace("ex-t1")))).isFalse();
+
+        // The VXLAN on host 2: on the network's bridge, same MTU as the bridge and the VM ports.
+        JsonNode vx = JSON.readTree(lab.ok("ip", "-n", tns2, "-j", "-d", "link", "show", lab.names(2).vxlan("net-1")).stdout()).get(0);
+        assertThat(vx.path("master").asText()).isEqualTo(lab.names(2).networkBridge("net-1"));
+        assertThat(vx.path("mtu").asInt()).isEqualTo(1450);
+        assertThat(vx.path("linkinfo").path("info_data").path("id").asInt()).isEqualTo(4101);
+        JsonNode br = JSON.readTree(lab.ok("ip", "-n", tns2, "-j", "link", "show", lab.names(2).networkBridge("net-1")).stdout()).get(0);
+        assertThat(br.path("mtu").asInt()).isEqualTo(1450);
+        assertThat(new VxlanPorts(lab.runner, null).floodEntries(tns2))
+                .isEqualTo(Map.of(lab.names(2).vxlan("net-1"), Set.of(TwoHosts.peerOf(2))));
+
+        // DHCP from host 1's dnsmasq, over the VXLAN.
+        String app = lab.vm(2, tenant1(2), "vm-2", false);
+        assertThat(lab.dhcp(app)).contains("lease of 10.0.0.11 obtained");
+        lab.address(app, tenant1(2), "vm-2");
+        String web = lab.vm(1, tenant1(1), "vm-1", true);
+        assertThat(lab.ping(app, "10.0.0.1")).as("gateway on the other host").isTrue();
+        assertThat(lab.ping(app, "10.0.0.10")).as("VM on the other host").isTrue();
+        assertThat(lab.ping(web, "10.0.0.11")).isTrue();
+
+        // Out through host 1's firewall (SNAT) and back over the public VXLAN to a client on host 2.
+        String ext = lab.external(2, EXTERNAL);
+        lab.background(ext, "serve", "9000", "ext");
+        assertThat(lab.tool(app, "connect", EXTERNAL, "9000", "3").stdout()).contains("ext from-peer=" + T1_PUBLIC);
+
+        // In only through the port forward.
+        lab.background(app, "serve", "80", "app");
+        assertThat(lab.tool(ext, "connect", T1_PUBLIC, "8080", "3").stdout()).contains("app from-peer=" + EXTERNAL);
+        assertThat(lab.tool(ext, "connect", T1_PUBLIC, "80", "1").ok()).isFalse();
+        lab.ok("ip", "-n", ext, "route", "add", "10.0.0.0/24", "via", T1_PUBLIC);
+        assertThat(lab.tool(ext, "connect", "10.0.0.11", "80", "1").ok()).isFalse();
+        assertThat(lab.driver(1).ruleCounters("ex-t1").get("pf-app").packets()).isEqualTo(1);
+    }
+
+    @Test
+    void tenantsWithTheSameCidrAreIsolatedAcrossHosts() throws Exception {
+        for (int h = 1; h <= 2; h++) {
+            lab.apply(h, tenant1(h));
+            lab.apply(h, tenant2(h));
+        }
+        String t1web = lab.vm(1, tenant1(1), "vm-1", true);
+        String t1app = lab.vm(2, tenant1(2), "vm-2", true);
+        String t2web = lab.vm(1, tenant2(1), "vm-3", true);
+        String t2app = lab.vm(2, tenant2(2), "vm-4", true);
+        lab.background(t1app, "serve", "80", "t1-app");
+        lab.background(t2app, "serve", "80", "t2-app");
+
+        // Each tenant reaches its own VM on the other host at 10.0.0.11, never the other tenant's.
+        assertThat(lab.tool(t1web, "connect", "10.0.0.11", "80", "3").stdout()).contains("t1-app from-peer=10.0.0.10");
+        assertThat(lab.tool(t2web, "connect", "10.0.0.11", "80", "3").stdout()).contains("t2-app from-peer=10.0.0.10");
+        // Tenant 2's gateway (firewall on host 2) answers tenant 2 only; tenant 1's MACs never show up in tenant 2.
+        assertThat(lab.ping(t2web, "10.0.0.1")).isTrue();
+        String neigh = lab.in(t2web, "ip", "neigh", "show").stdout();
+        assertThat(neigh).doesNotContain("52:54:00:00:1a:");
+        assertThat(lab.in(t1web, "ip", "neigh", "show").stdout()).doesNotContain("52:54:00:00:2a:");
+        // Each tenant leaves through its own firewall, on its own host.
+        String ext = lab.external(1, EXTERNAL);
+        lab.background(ext, "serve", "9000", "ext");
+        assertThat(lab.tool(t2web, "connect", EXTERNAL, "9000", "3").stdout()).contains("from-peer=" + T2_PUBLIC);
+        assertThat(lab.tool(t1app, "connect", EXTERNAL, "9000", "3").stdout()).contains("from-peer=" + T1_PUBLIC);
+        // And cannot get at the other's VMs from outside either.
+        assertThat(lab.tool(t2web, "connect", T1_PUBLIC, "8080", "3").stdout()).contains("t1-app from-peer=" + T2_PUBLIC);
+        assertThat(lab.tool(t1web, "connect", T2_PUBLIC, "80", "1").ok()).isFalse();
+    }
+
+    @Test
+    void reapplyingReadsOnlyPeersConvergeTheFirewallMovesAndRemovalLeavesNoVxlan() throws Exception {
+        for (int h = 1; h <= 2; h++) lab.apply(h, tenant1(h));
+
+        // New agents (same data directories) given the same input: only reads.
+        for (int h = 1; h <= 2; h++) {
+            Recorder recorder = new Recorder();
+            LinuxNetworkDriver restarted = new LinuxNetworkDriver(recorder, lab.dir.resolve("host" + h), TwoHosts.PREFIXES.get(h - 1),
+                    new Underlay(TwoHosts.UNDERLAY_NS.get(h - 1), TwoHosts.UNDERLAY_IP.get(h - 1), Underlay.VXLAN_PORT));
+            restarted.ensurePublicNetwork(TwoHosts.PUBLIC, List.of(TwoHosts.peerOf(h)));
+            restarted.applyTenant(tenant1(h));
+            restarted.applyTenant(tenant1(h));
+            System.out.printf("host %d: ensurePublicNetwork + 2 applies, unchanged: %d commands%n", h, recorder.commands.size());
+            assertThat(recorder.commands).allSatisfy(c -> assertThat(c).matches(
+                    "ip -n \\S+ -j .*|ip netns exec \\S+ nft -j list .*|ip netns exec \\S+ sysctl -q -w net.ipv4.ip_forward=1"
+                            + "|bridge -n \\S+ -j fdb show"));
+        }
+
+        // A third host joins, then leaves: its flood entry comes and goes, the other stays.
+        String tns1 = lab.names(1).tenantNamespace("ex-t1");
+        String vx1 = lab.names(1).vxlan("net-1");
+        VxlanPorts reader = new VxlanPorts(lab.runner, null);
+        lab.apply(1, tenant1(1, 1, List.of("10.98.0.2", "10.98.0.9")));
+        assertThat(reader.floodEntries(tns1).get(vx1)).containsExactlyInAnyOrder("10.98.0.2", "10.98.0.9");
+        lab.apply(1, tenant1(1));
+        assertThat(reader.floodEntries(tns1).get(vx1)).containsExactly("10.98.0.2");
+
+        // The firewall moves to host 2: host 1 loses its firewall namespace and dnsmasq; a VM on host 1
+        // gets its lease from host 2.
+        String pid = Files.readString(lab.dir.resolve("host1/tenants/ex-t1/dns/net-1/dnsmasq.pid")).strip();
+        lab.apply(1, tenant1(1, 2, List.of(TwoHosts.peerOf(1))));
+        lab.apply(2, tenant1(2, 2, List.of(TwoHosts.peerOf(2))));
+        assertThat(Files.exists(Path.of("/run/netns", lab.names(1).firewallNamespace("ex-t1")))).isFalse();
+        assertThat(Files.exists(Path.of("/proc", pid))).isFalse();
+        assertThat(Files.exists(Path.of("/run/netns", lab.names(2).firewallNamespace("ex-t1")))).isTrue();
+        String web = lab.vm(1, tenant1(1, 2, List.of(TwoHosts.peerOf(1))), "vm-1", false);
+        assertThat(lab.dhcp(web)).contains("lease of 10.0.0.10 obtained");
+
+        // Peers gone (the tenant is back on one host): no VXLAN.
+        lab.apply(2, tenant1(2, 2, List.of()));
+        assertThat(reader.read(lab.names(2).tenantNamespace("ex-t1"))).isEmpty();
+
+        for (int h = 1; h <= 2; h++) {
+            lab.driver(h).removeTenant("ex-t1");
+            assertThat(Files.exists(Path.of("/run/netns", lab.names(h).tenantNamespace("ex-t1")))).isFalse();
+            assertThat(reader.read(TwoHosts.UNDERLAY_NS.get(h - 1))).isEmpty();
+        }
+        // VNI 4101 is free again in both underlays at once: the tenant can come straight back.
+        lab.apply(1, tenant1(1));
+        lab.apply(2, tenant1(2));
+        assertThat(reader.read(lab.names(2).tenantNamespace("ex-t1"))).containsKey(lab.names(2).vxlan("net-1"));
+    }
+
+    @Test
+    void badHostRolesAreRefusedBeforeAnythingIsApplied() throws Exception {
+        TenantNetworking t = tenant1(1);
+        TenantNetworking noVni = new TenantNetworking(t.tenantId(), t.publicIp(), List.of(Network.of("net-1", "front", "10.0.0.0/24")),
+                t.nics(), List.of(), List.of(), List.of(), List.of()).withHostRole(t.hostRole());
+        assertThatThrownBy(() -> lab.apply(1, noVni)).isInstanceOf(EnclaveException.InvalidRequest.class)
+                .hasMessageContaining("networks[0].vni");
+        TenantNetworking twoNets = new TenantNetworking(t.tenantId(), t.publicIp(), List.of(t.networks().getFirst(),
+                new Network("net-9", "back", "10.9.0.0/24", "10.9.0.1", 1450, 4101)), t.nics(), List.of(), List.of(), List.of(),
+                List.of()).withHostRole(t.hostRole());
+        assertThatThrownBy(() -> lab.apply(1, twoNets)).isInstanceOf(EnclaveException.InvalidRequest.class)
+                .hasMessageContaining("networks[1].vni");
+        assertThatThrownBy(() -> new HostRole(false, List.of("fe80::1"), List.of()))
+                .isInstanceOf(EnclaveException.InvalidRequest.class).hasMessageContaining("hostRole.peers[0]");
+        assertThatThrownBy(() -> new HostRole(false, List.of(), List.of("host-2")))
+                .isInstanceOf(EnclaveException.InvalidRequest.class).hasMessageContaining("hostRole.publicPeers[0]");
+        // A driver without an underlay cannot take part.
+        LinuxNetworkDriver single = new LinuxNetworkDriver(lab.runner, lab.dir.resolve("single"), "exa");
+        single.ensurePublicNetwork(TwoHosts.PUBLIC);
+        assertThatThrownBy(() -> single.applyTenant(t)).isInstanceOf(EnclaveException.InvalidRequest.class)
+                .hasMessageContaining("hostRole.peers");
+        assertThat(Files.exists(Path.of("/run/netns", lab.names(1).tenantNamespace(t.tenantId())))).isFalse();
+    }
+}
