@@ -84,7 +84,7 @@ public final class Controller implements AutoCloseable {
         this.tenants = new TenantService(store, clock, this::reconcileTenantNetworkSoon);
         this.images = new ImageService(store, imageProvider, clock);
         this.networks = new NetworkService(store, this::reconcileTenantNetworkSoon, clock);
-        NetworkReconciler networkReconciler = new NetworkReconciler(store, hosts, networks);
+        NetworkReconciler networkReconciler = new NetworkReconciler(store, hosts, networks, tenantId -> java.util.Set.of());
         this.networkLoop = new ReconcileLoop("tenant-network", networkReconciler::reconcile,
                 () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)),
                 () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)), 1,
@@ -92,7 +92,7 @@ public final class Controller implements AutoCloseable {
         this.storage = new StorageService(store, hosts, clock);
         VolumeService volumes = new VolumeService(store, storage, clock);
         VmReconciler reconciler = new VmReconciler(store, hosts, new VmLifecycle(settings.guestReadyTimeout()), clock,
-                networks::desired, networkLoop::enqueue, volumes::plugBackIn);
+                networkReconciler::forHost, networkLoop::enqueue, volumes::plugBackIn, vmId -> false);
         this.loop = new ReconcileLoop("vm", reconciler::reconcile,
                 () -> store.jdbi().withHandle(h -> store.vms().unconvergedIds(h)),
                 () -> store.jdbi().withHandle(h -> h.createQuery("SELECT id FROM vms").mapTo(String.class).list()),

@@ -3,6 +3,7 @@ package io.enclave.server;
 import io.enclave.agent.exec.ProcessCommandRunner;
 import io.enclave.agent.network.FirewallFormsDriver;
 import io.enclave.agent.network.LinuxNetworkDriver;
+import io.enclave.agent.network.Underlay;
 import io.enclave.agent.network.appliance.ApplianceNetworkDriver;
 import io.enclave.agent.qemu.Accelerator;
 import io.enclave.agent.qemu.AcceleratorProbe;
@@ -64,6 +65,11 @@ public final class HostOptions {
         return imagesDir;
     }
 
+    /** Uses {@code address} as the underlay address unless one was given. */
+    public void defaultUnderlay(String address) {
+        if (underlayAddress() == null) underlayAddress = address;
+    }
+
     public String underlayAddress() {
         return underlayAddress == null || underlayAddress.isBlank() ? null : underlayAddress;
     }
@@ -105,10 +111,11 @@ public final class HostOptions {
 
     /** Both firewall forms; the VM-appliance form only where its image has been built. */
     private FirewallFormsDriver networkDriver(ProcessCommandRunner runner, Path dataDir) {
-        LinuxNetworkDriver light = new LinuxNetworkDriver(runner, dataDir.resolve("network"), netPrefix);
+        Underlay underlay = underlayAddress() == null ? null : new Underlay(null, underlayAddress(), Underlay.VXLAN_PORT);
+        LinuxNetworkDriver light = new LinuxNetworkDriver(runner, dataDir.resolve("network"), netPrefix, underlay);
         ApplianceNetworkDriver appliance = Files.exists(firewallImage.resolve("manifest.json"))
                 ? new ApplianceNetworkDriver(runner, dataDir.resolve("network-appliance"), netPrefix, firewallImage,
-                        "qemu-system-x86_64", 160, 1, Duration.ofMinutes(3))
+                        "qemu-system-x86_64", 160, 1, Duration.ofMinutes(3), underlay)
                 : null;
         return new FirewallFormsDriver(light, appliance);
     }

@@ -166,6 +166,7 @@ class MultiHostTest {
         assertThat(whileAgentDown.status()).isEqualTo(503);
         host.startAgent();
         assertThat(qemuPid(host, vmId)).isEqualTo(qemuBefore);
+        awaitGuestReady(t, vmId);
         assertThat(exec(t, vmId, "/bin/cat", "/proc/uptime").get("exitCode").asInt()).isZero();
 
         Response del = t.delete("/v1/vms/" + vmId);
@@ -196,6 +197,84 @@ class MultiHostTest {
         for (JsonNode vm : t.get("/v1/vms").get("items")) {
             awaitOperation(t, t.delete("/v1/vms/" + vm.get("id").asText()).get("id").asText(), Duration.ofSeconds(60));
         }
+    }
+
+    @Test
+    @Order(6)
+    void aTenantNetworkSpansHostsAndTheOutsideReachesAVmOnAnyHostThroughItsFirewall() throws Exception {
+        assertThat(dc.admin.put("/v1/public-network", Map.of("cidr", "198.51.100.0/24", "gateway", "198.51.100.1")).status())
+                .isEqualTo(200);
+        TestApi t = dc.tenant("spanning", 4, 2048, 20, 4);
+        Response net = t.post("/v1/networks", Map.of("name", "lan", "cidr", "10.0.0.0/24"));
+        assertThat(net.status()).as(net.toString()).isEqualTo(201);
+        String netId = net.get("id").asText();
+        Map<String, String> vmOnHost = new HashMap<>();
+        Map<String, String> ipOf = new HashMap<>();
+        for (String name : List.of("web-1", "web-2")) {
+            Map<String, Object> body = new HashMap<>(InProcessEnclave.vm(name, 1, 192, 2, GuestImages.defaultImageName(), true));
+            body.put("networks", List.of(netId));
+            body.put("antiAffinityGroup", "web");
+            Response r = t.post("/v1/vms", body);
+            assertThat(r.status()).as(r.toString()).isEqualTo(202);
+            vmOnHost.put(r.get("vm").get("hostId").asText(), r.get("vm").get("id").asText());
+            ipOf.put(r.get("vm").get("id").asText(), r.get("vm").get("nics").get(0).get("ip").asText());
+        }
+        assertThat(vmOnHost).containsOnlyKeys(host1.id(), host2.id());
+        String vm1 = vmOnHost.get(host1.id());
+        String vm2 = vmOnHost.get(host2.id());
+        for (String vm : List.of(vm1, vm2)) {
+            awaitGuestReady(t, vm);
+            awaitLease(t, vm, ipOf.get(vm));
+        }
+
+        // One switch across hosts: ping and TCP between the two VMs over VXLAN, and both reach the gateway.
+        assertThat(shell(t, vm1, "ping -c2 -W2 " + ipOf.get(vm2)).get("exitCode").asInt()).as("vm1 -> vm2").isZero();
+        assertThat(shell(t, vm2, "ping -c1 -W2 10.0.0.1").get("exitCode").asInt()).as("vm2 -> gateway").isZero();
+        shell(t, vm2, "mkdir -p /tmp/www && echo served-by-host2 > /tmp/www/index.html && httpd -p 80 -h /tmp/www");
+        JsonNode tcp = shell(t, vm1, "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 " + ipOf.get(vm2) + " 80");
+        assertThat(tcp.get("stdout").asText()).as(tcp.toString()).contains("served-by-host2");
+
+        // From outside (a namespace on host 1's end of the public network) only through the tenant's firewall.
+        String publicIp = awaitFirewallReady(t);
+        try (io.enclave.server.testing.OutsideWorld outside =
+                new io.enclave.server.testing.OutsideWorld(new io.enclave.agent.network.NetNames(host1.netPrefix))) {
+            assertThat(outside.curl("http://" + publicIp + ":8080/").ok()).as("closed by default").isFalse();
+            Response fwd = t.post("/v1/firewall/forwards", Map.of("publicPort", 8080, "vmId", vm2, "targetPort", 80));
+            assertThat(fwd.status()).as(fwd.toString()).isEqualTo(201);
+            awaitFirewallReady(t);
+            var got = outside.curl("http://" + publicIp + ":8080/");
+            assertThat(got.stdout()).as(got.toString()).isEqualTo("served-by-host2\n");
+        }
+
+        for (String vm : List.of(vm1, vm2)) {
+            assertThat(awaitOperation(t, t.delete("/v1/vms/" + vm).get("id").asText(), Duration.ofSeconds(90))
+                    .get("status").asText()).isEqualTo("succeeded");
+        }
+    }
+
+    static String awaitFirewallReady(TestApi t) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            JsonNode fw = t.get("/v1/firewall").json();
+            if (fw.path("phase").asText().equals("ready") && fw.path("observedGeneration").asLong() >= fw.path("generation").asLong()) {
+                return fw.path("publicIp").asText();
+            }
+            InProcessEnclave.sleep(300);
+        }
+        throw new AssertionError("firewall not ready: " + t.get("/v1/firewall"));
+    }
+
+    static void awaitLease(TestApi t, String vmId, String ip) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (shell(t, vmId, "ip -4 addr show eth0").get("stdout").asText().contains(ip + "/")) return;
+            InProcessEnclave.sleep(1000);
+        }
+        throw new AssertionError(vmId + " got no lease " + ip + ": " + shell(t, vmId, "ip -4 addr; cat /var/log/messages 2>/dev/null | tail"));
+    }
+
+    static JsonNode shell(TestApi t, String vmId, String command) {
+        return exec(t, vmId, "/bin/sh", "-c", command).json();
     }
 
     static long qemuPid(DataCentre.Host host, String vmId) {

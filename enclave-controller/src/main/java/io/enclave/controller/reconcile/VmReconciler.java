@@ -38,9 +38,10 @@ public final class VmReconciler {
     private final HostRegistry hosts;
     private final VmLifecycle lifecycle;
     private final Clock clock;
-    private final java.util.function.Function<String, Optional<io.enclave.core.network.TenantNetworking>> tenantNetworking;
+    private final java.util.function.BiFunction<String, String, Optional<io.enclave.core.network.TenantNetworking>> tenantNetworking;
     private final java.util.function.Consumer<String> tenantNetworkChanged;
     private final java.util.function.Consumer<String> qemuStarted;
+    private final java.util.function.Predicate<String> busy;
 
     public VmReconciler(Store store, HostRegistry hosts, VmLifecycle lifecycle, Clock clock) {
         this(store, hosts, lifecycle, clock, t -> Optional.empty(), t -> { });
@@ -60,6 +61,19 @@ public final class VmReconciler {
     public VmReconciler(Store store, HostRegistry hosts, VmLifecycle lifecycle, Clock clock,
             java.util.function.Function<String, Optional<io.enclave.core.network.TenantNetworking>> tenantNetworking,
             java.util.function.Consumer<String> tenantNetworkChanged, java.util.function.Consumer<String> qemuStarted) {
+        this(store, hosts, lifecycle, clock, (tenantId, hostId) -> tenantNetworking.apply(tenantId), tenantNetworkChanged,
+                qemuStarted, vmId -> false);
+    }
+
+    /**
+     * @param tenantNetworking the tenant's networking as a given host must have it (tenant id, host id)
+     * @param busy             VMs another process owns for now (a migration): left alone until it is done
+     */
+    public VmReconciler(Store store, HostRegistry hosts, VmLifecycle lifecycle, Clock clock,
+            java.util.function.BiFunction<String, String, Optional<io.enclave.core.network.TenantNetworking>> tenantNetworking,
+            java.util.function.Consumer<String> tenantNetworkChanged, java.util.function.Consumer<String> qemuStarted,
+            java.util.function.Predicate<String> busy) {
+        this.busy = busy;
         this.qemuStarted = qemuStarted;
         this.tenantNetworking = tenantNetworking;
         this.tenantNetworkChanged = tenantNetworkChanged;
@@ -70,6 +84,7 @@ public final class VmReconciler {
     }
 
     public Result reconcile(String vmId) {
+        if (busy.test(vmId)) return Result.requeueAfter(Duration.ofSeconds(1));
         Optional<Vm> found = store.jdbi().withHandle(h -> store.vms().find(h, Scope.ALL_TENANTS, vmId));
         if (found.isEmpty()) return Result.DONE;
         Vm vm = found.get();
@@ -201,6 +216,13 @@ public final class VmReconciler {
     private Result failed(Vm vm, RuntimeException e) {
         Instant now = clock.instant();
         String message = e.getMessage() == null ? e.toString() : e.getMessage();
+        if (e instanceof io.enclave.core.error.EnclaveException.Unavailable) {
+            // A host (or guest agent) that does not answer is no reason to give the VM up: it may come back,
+            // and a dead host's VMs are the HA monitor's business.
+            log.warn("vm {} (tenant {}): {}; will retry", vm.id(), vm.tenantId(), message);
+            record(vm, vm.phase(), vm.observedGeneration(), false, message);
+            return Result.requeueAfter(Duration.ofSeconds(5));
+        }
         int attempts = store.jdbi().inTransaction(h -> store.vms().recordFailure(h, vm.id(), message, now));
         if (attempts < MAX_ATTEMPTS) {
             log.warn("vm {} (tenant {}): attempt {} of {} failed: {}", vm.id(), vm.tenantId(), attempts, MAX_ATTEMPTS, message);
@@ -227,7 +249,7 @@ public final class VmReconciler {
         boolean hasNics = store.jdbi().withHandle(h -> !store.networks().nicsOfVm(h, vm.id()).isEmpty());
         return new VmRuntimeSpec(vm.id(), vm.tenantId(), vm.spec().name(), vm.spec().vcpus(), vm.spec().memoryMib(),
                 vm.spec().diskGib(), img.boot(), java.util.List.of(), null,
-                hasNics ? tenantNetworking.apply(vm.tenantId()).orElse(null) : null);
+                hasNics ? tenantNetworking.apply(vm.tenantId(), vm.hostId()).orElse(null) : null);
     }
 
     private static int progressOf(VmPhase phase) {

@@ -63,13 +63,15 @@ public final class AgentMain implements Callable<Integer> {
         String secret = readOrCreate(dataDir.resolve("host-secret"), AgentMain::newSecret);
         String hostName = name != null ? name : InetAddress.getLocalHost().getHostName();
 
+        // The address the controller calls is this host's underlay address unless told otherwise.
+        host.defaultUnderlay(listen);
         HostAgent agent = host.buildAgent(hostId, hostName, dataDir, new ProcessCommandRunner());
         AgentRpcServer rpc = new AgentRpcServer(agent, secret);
         int actualPort = rpc.start(listen, port);
         String agentUrl = "http://" + listen + ":" + actualPort;
         Files.writeString(dataDir.resolve("agent-url"), agentUrl + "\n");
 
-        String underlay = host.underlayAddress() != null ? host.underlayAddress() : listen;
+        String underlay = host.underlayAddress();
         ControllerLink link = new ControllerLink(controllerUrl, joinToken,
                 new ControllerLink.Identity(agent.info(), agentUrl, secret, underlay, host.sharedStorageName(),
                         host.sharedStoragePath()), Duration.ofSeconds(heartbeatSeconds), null, null);

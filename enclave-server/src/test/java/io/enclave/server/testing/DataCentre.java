@@ -52,7 +52,9 @@ public final class DataCentre implements AutoCloseable {
 
         /** Starts (or restarts) the host's agent and waits until the controller sees it up. */
         public Host startAgent() {
-            List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", netns,
+            // nsenter --net, not "ip netns exec": the latter gives the agent a private mount namespace, so the
+            // network namespaces the agent adds under /run/netns would not be visible to the rest of the machine.
+            List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + netns,
                     ProcessHandle.current().info().command().orElse("java"), "-cp", System.getProperty("java.class.path"),
                     AgentMain.class.getName(), "--data-dir", dataDir.toString(), "--images-dir", images.toString(),
                     "--controller", "http://" + CONTROLLER_ADDRESS + ":" + controller.port() + "/v1",
@@ -115,7 +117,7 @@ public final class DataCentre implements AutoCloseable {
 
         /** Runs a command inside the host's namespace. */
         public CommandResult exec(String... command) {
-            List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", netns));
+            List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + netns));
             cmd.addAll(List.of(command));
             return run.run(cmd, T);
         }

@@ -21,8 +21,9 @@ public final class OutsideWorld implements AutoCloseable {
         this.namespace = prefix + "-ext";
         SH.run(List.of("ip", "netns", "del", namespace), Duration.ofSeconds(10));
         SH.runChecked("ip", "netns", "add", namespace);
-        SH.runChecked("ip", "link", "add", prefix + "x0", "netns", namespace, "type", "veth", "peer", "name", prefix + "x1",
-                "netns", names.publicNamespace());
+        SH.runChecked("ip", "link", "add", prefix + "x0", "type", "veth", "peer", "name", prefix + "x1");
+        SH.runChecked("ip", "link", "set", prefix + "x0", "netns", namespace);
+        SH.runChecked("ip", "link", "set", prefix + "x1", "netns", names.publicNamespace());
         SH.runChecked("ip", "-n", names.publicNamespace(), "link", "set", prefix + "x1", "master", names.publicBridge(), "up");
         SH.runChecked("ip", "-n", namespace, "addr", "add", IP + "/24", "dev", prefix + "x0");
         SH.runChecked("ip", "-n", namespace, "link", "set", prefix + "x0", "up");
