@@ -169,11 +169,40 @@ public final class VmRepository {
         return h.createQuery("SELECT * FROM vms WHERE host_id = :h ORDER BY id").bind("h", hostId).map(MAPPER).list();
     }
 
-    /** Every VM's host, by VM id. */
-    public java.util.Map<String, String> hostOfEach(Handle h) {
+    /** A migration in flight: the destination and the operation that tracks it. */
+    public record Migration(String vmId, String tenantId, String fromHost, String toHost, String operationId) {}
+
+    public void startMigration(Handle h, String id, String toHost, String operationId) {
+        h.createUpdate("UPDATE vms SET migrating_to = :to, migration_operation = :op WHERE id = :id")
+                .bind("id", id).bind("to", toHost).bind("op", operationId).execute();
+    }
+
+    public void endMigration(Handle h, String id) {
+        h.createUpdate("UPDATE vms SET migrating_to = NULL, migration_operation = NULL WHERE id = :id").bind("id", id).execute();
+    }
+
+    public Optional<Migration> migration(Handle h, String id) {
+        return migrations(h, "id = :id", id).stream().findFirst();
+    }
+
+    public List<Migration> migrations(Handle h) {
+        return migrations(h, "TRUE", null);
+    }
+
+    private List<Migration> migrations(Handle h, String condition, String id) {
+        var q = h.createQuery("SELECT id, tenant_id, host_id, migrating_to, migration_operation FROM vms "
+                + "WHERE migrating_to IS NOT NULL AND " + condition);
+        if (id != null) q.bind("id", id);
+        return q.map((rs, ctx) -> new Migration(rs.getString("id"), rs.getString("tenant_id"), rs.getString("host_id"),
+                rs.getString("migrating_to"), rs.getString("migration_operation"))).list();
+    }
+
+    /** For the given VM ids, their host (absent ids have no record). */
+    public java.util.Map<String, String> hostsOf(Handle h, java.util.Collection<String> ids) {
         java.util.Map<String, String> m = new java.util.HashMap<>();
-        h.createQuery("SELECT id, host_id FROM vms").map((rs, ctx) -> java.util.Map.entry(rs.getString(1), rs.getString(2)))
-                .forEach(e -> m.put(e.getKey(), e.getValue()));
+        if (ids.isEmpty()) return m;
+        h.createQuery("SELECT id, host_id FROM vms WHERE id IN (<ids>)").bindList("ids", List.copyOf(ids))
+                .map((rs, ctx) -> java.util.Map.entry(rs.getString(1), rs.getString(2))).forEach(e -> m.put(e.getKey(), e.getValue()));
         return m;
     }
 }

@@ -42,6 +42,7 @@ public final class VmReconciler {
     private final java.util.function.Consumer<String> tenantNetworkChanged;
     private final java.util.function.Consumer<String> qemuStarted;
     private final java.util.function.Predicate<String> busy;
+    private final RuntimeSpecs specs;
 
     public VmReconciler(Store store, HostRegistry hosts, VmLifecycle lifecycle, Clock clock) {
         this(store, hosts, lifecycle, clock, t -> Optional.empty(), t -> { });
@@ -74,6 +75,7 @@ public final class VmReconciler {
             java.util.function.Consumer<String> tenantNetworkChanged, java.util.function.Consumer<String> qemuStarted,
             java.util.function.Predicate<String> busy) {
         this.busy = busy;
+        this.specs = new RuntimeSpecs(store, tenantNetworking);
         this.qemuStarted = qemuStarted;
         this.tenantNetworking = tenantNetworking;
         this.tenantNetworkChanged = tenantNetworkChanged;
@@ -245,11 +247,7 @@ public final class VmReconciler {
     }
 
     private VmRuntimeSpec runtimeSpec(Vm vm, Optional<Image> image) {
-        Image img = image.orElseThrow(() -> new IllegalStateException("image '" + vm.spec().image() + "' no longer exists"));
-        boolean hasNics = store.jdbi().withHandle(h -> !store.networks().nicsOfVm(h, vm.id()).isEmpty());
-        return new VmRuntimeSpec(vm.id(), vm.tenantId(), vm.spec().name(), vm.spec().vcpus(), vm.spec().memoryMib(),
-                vm.spec().diskGib(), img.boot(), java.util.List.of(), null,
-                hasNics ? tenantNetworking.apply(vm.tenantId(), vm.hostId()).orElse(null) : null);
+        return specs.forHost(vm, vm.hostId());
     }
 
     private static int progressOf(VmPhase phase) {

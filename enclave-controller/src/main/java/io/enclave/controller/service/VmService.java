@@ -152,6 +152,10 @@ public final class VmService {
         try {
             Operation op = store.jdbi().inTransaction(h -> {
                 Vm vm = store.vms().lock(h, scope, vmId).orElseThrow(() -> new EnclaveException.NotFound("vm", vmId));
+                store.vms().migration(h, vmId).ifPresent(m -> {
+                    throw new EnclaveException.Conflict("vm " + vmId + " is migrating to host " + m.toHost()
+                            + " (operation " + m.operationId() + "); try again when it is done");
+                });
                 if (vm.desiredState() == DesiredState.DELETED) {
                     if (action == Action.DELETE) {
                         List<Operation> pending = store.operations().unfinishedForTarget(h, vmId);

@@ -1,0 +1,342 @@
+package io.enclave.controller.hosts;
+
+import io.enclave.controller.persistence.HostRepository.HostRow;
+import io.enclave.controller.persistence.Scope;
+import io.enclave.controller.persistence.Store;
+import io.enclave.controller.persistence.VmRepository.Migration;
+import io.enclave.controller.reconcile.RuntimeSpecs;
+import io.enclave.controller.scheduler.HostRegistry;
+import io.enclave.controller.scheduler.Scheduler;
+import io.enclave.core.Ids;
+import io.enclave.core.error.EnclaveException;
+import io.enclave.core.host.HostAgent;
+import io.enclave.core.host.MigrationProgress;
+import io.enclave.core.host.MigrationTarget;
+import io.enclave.core.operation.Operation;
+import io.enclave.core.operation.OperationKind;
+import io.enclave.core.operation.OperationStatus;
+import io.enclave.core.vm.DesiredState;
+import io.enclave.core.vm.Vm;
+import io.enclave.core.vm.VmPhase;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Live migration of a running VM to another host, as an operation: checks, then (asynchronously) the
+ * destination's networking, a QEMU waiting there, the disk mirrored when it is not on shared storage, the
+ * memory copied, the switch-over, and the VM's record moved. The VM keeps running on its host when anything
+ * fails. A migration in flight is recorded on the VM, so a restarted controller settles it.
+ */
+public final class MigrationService implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(MigrationService.class);
+    private static final Duration POLL = Duration.ofMillis(100);
+    private static final Duration LIMIT = Duration.ofMinutes(30);
+
+    private final Store store;
+    private final HostRegistry hosts;
+    private final Scheduler scheduler;
+    private final RuntimeSpecs specs;
+    private final Function<String, Object> applyTenantNetworking;
+    private final Consumer<String> reconcileVmSoon;
+    private final Consumer<String> reconcileTenantNetworkSoon;
+    private final Clock clock;
+    private final Set<String> running = ConcurrentHashMap.newKeySet();
+    private final Map<String, String> incoming = new ConcurrentHashMap<>();
+    private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+
+    /**
+     * @param applyTenantNetworking converges a tenant's networking on every host now (the destination needs
+     *                              the VM's ports before its QEMU starts)
+     */
+    public MigrationService(Store store, HostRegistry hosts, Scheduler scheduler, RuntimeSpecs specs,
+            Function<String, Object> applyTenantNetworking, Consumer<String> reconcileVmSoon,
+            Consumer<String> reconcileTenantNetworkSoon, Clock clock) {
+        this.store = store;
+        this.hosts = hosts;
+        this.scheduler = scheduler;
+        this.specs = specs;
+        this.applyTenantNetworking = applyTenantNetworking;
+        this.reconcileVmSoon = reconcileVmSoon;
+        this.reconcileTenantNetworkSoon = reconcileTenantNetworkSoon;
+        this.clock = clock;
+    }
+
+    /** Whether a migration owns the VM now (the VM reconciler and the sweeper leave it alone). */
+    public boolean busy(String vmId) {
+        return running.contains(vmId) || store.jdbi().withHandle(h -> store.vms().migration(h, vmId)).isPresent();
+    }
+
+    /** Hosts the tenant's VMs are migrating to: they need the tenant's networking too. */
+    public Set<String> incomingHosts(String tenantId) {
+        Set<String> out = new HashSet<>();
+        incoming.forEach((vmId, key) -> {
+            String[] parts = key.split("/", 2);
+            if (parts[0].equals(tenantId)) out.add(parts[1]);
+        });
+        return out;
+    }
+
+    /** The VM and where it goes; the answer of a request that was accepted. */
+    public record Accepted(Vm vm, String toHost, boolean copyStorage, Operation operation) {}
+
+    /**
+     * Checks and records a migration of the VM to {@code toHost} (null: the scheduler chooses), then runs it.
+     * {@code copyStorage}: null copies the disk when the destination cannot reach it; false refuses that.
+     */
+    public Accepted migrate(String vmId, String toHost, Boolean copyStorage, String idempotencyKey) {
+        if (idempotencyKey != null) {
+            Optional<Operation> earlier = store.jdbi().withHandle(h -> store.operations().findByIdempotencyKey(h, "admin", idempotencyKey));
+            if (earlier.isPresent()) {
+                Vm vm = store.jdbi().withHandle(h -> store.vms().find(h, Scope.ALL_TENANTS, vmId))
+                        .orElseThrow(() -> new EnclaveException.NotFound("vm", vmId));
+                return new Accepted(vm, vm.hostId(), false, earlier.get());
+            }
+        }
+        Instant now = clock.instant();
+        Accepted accepted = store.jdbi().inTransaction(h -> {
+            Vm vm = store.vms().lock(h, Scope.ALL_TENANTS, vmId).orElseThrow(() -> new EnclaveException.NotFound("vm", vmId));
+            store.vms().migration(h, vmId).ifPresent(m -> {
+                throw new EnclaveException.Conflict("vm " + vmId + " is already migrating to host " + m.toHost());
+            });
+            if (vm.desiredState() != DesiredState.RUNNING || vm.phase() != VmPhase.RUNNING) {
+                throw new EnclaveException.Conflict("vm " + vmId + " is not running (phase " + vm.phase().name().toLowerCase()
+                        + "): only a running VM migrates live; a stopped one starts wherever it is placed");
+            }
+            int volumes = h.createQuery("SELECT COUNT(*) FROM volumes WHERE attached_vm_id = :id").bind("id", vmId)
+                    .mapTo(Integer.class).one();
+            if (volumes > 0) {
+                throw new EnclaveException.Conflict("vm " + vmId + " has " + volumes + " attached volume(s): "
+                        + "migrating VMs with attached volumes is not supported yet; detach them first");
+            }
+            List<HostRow> rows = store.hosts().list(h);
+            String shared = store.vms().sharedStorage(h, vmId);
+            String group = vm.spec().placement().antiAffinityGroup();
+            Set<String> groupHosts = group == null ? Set.of() : store.vms().hostsOfGroup(h, vm.tenantId(), group);
+            String target;
+            if (toHost == null) {
+                Set<String> excluded = new HashSet<>(groupHosts);
+                excluded.add(vm.hostId());
+                if (shared == null && Boolean.FALSE.equals(copyStorage)) {
+                    throw new EnclaveException.Conflict("vm " + vmId + " has its disk on host " + vm.hostId()
+                            + "'s own storage: it can only move by copying it (copyStorage false refuses that)");
+                }
+                target = scheduler.place(vm.spec(), rows, store.hosts().allocations(h), excluded, shared);
+            } else {
+                HostRow row = rows.stream().filter(r -> r.id().equals(toHost)).findFirst()
+                        .orElseThrow(() -> new EnclaveException.InvalidRequest("hostId", "unknown host '" + toHost + "'"));
+                checkDestination(vm, row, shared, copyStorage, groupHosts, store.hosts().allocations(h));
+                target = toHost;
+            }
+            HostRow destination = rows.stream().filter(r -> r.id().equals(target)).findFirst().orElseThrow();
+            if (destination.underlayAddress() == null) {
+                throw new EnclaveException.Conflict("host " + target + " has no underlay address to receive a migration on");
+            }
+            boolean copy = shared == null;
+            Operation op = new Operation(Ids.newId("op"), vm.tenantId(), OperationKind.MIGRATE_VM, vmId, vm.generation(),
+                    OperationStatus.PENDING, 0, "accepted: to host " + target + (copy ? ", copying the disk" : ", shared storage"),
+                    null, now, now);
+            store.operations().insert(h, op, "admin", idempotencyKey);
+            store.vms().startMigration(h, vmId, target, op.id());
+            return new Accepted(vm, target, copy, op);
+        });
+        Vm vm = accepted.vm();
+        running.add(vmId);
+        incoming.put(vmId, vm.tenantId() + "/" + accepted.toHost());
+        log.info("vm {} (tenant {}): migration from host {} to host {} accepted ({} storage), operation {}", vmId,
+                vm.tenantId(), vm.hostId(), accepted.toHost(), accepted.copyStorage() ? "copied" : "shared",
+                accepted.operation().id());
+        executor.submit(() -> run(vm, accepted.toHost(), accepted.copyStorage(), accepted.operation().id()));
+        return accepted;
+    }
+
+    private void checkDestination(Vm vm, HostRow row, String shared, Boolean copyStorage, Set<String> groupHosts,
+            List<io.enclave.controller.persistence.HostRepository.Allocation> allocations) {
+        String id = row.id();
+        if (id.equals(vm.hostId())) throw new EnclaveException.Conflict("vm " + vm.id() + " is already on host " + id);
+        if (!"none".equals(row.maintenance())) throw new EnclaveException.Conflict("host " + id + " is in maintenance (" + row.maintenance() + ")");
+        if (!"up".equals(row.status())) throw new EnclaveException.Conflict("host " + id + " is down");
+        if (row.fenced()) throw new EnclaveException.Conflict("host " + id + " is fenced until what it ran is released");
+        var used = allocations.stream().filter(a -> a.hostId().equals(id)).findFirst().orElse(null);
+        if (!scheduler.fits(vm.spec(), row, used)) {
+            throw new EnclaveException.Conflict("host " + id + " has no room for " + vm.spec().vcpus() + " vCPUs and "
+                    + vm.spec().memoryMib() + " MiB");
+        }
+        if (groupHosts.contains(id)) {
+            throw new EnclaveException.Conflict("host " + id + " already runs a VM of anti-affinity group '"
+                    + vm.spec().placement().antiAffinityGroup() + "'");
+        }
+        if (shared != null && !shared.equals(row.sharedStorage())) {
+            throw new EnclaveException.Conflict("vm " + vm.id() + " has its disk on shared storage '" + shared
+                    + "', which host " + id + " does not reach");
+        }
+        if (shared == null && Boolean.FALSE.equals(copyStorage)) {
+            throw new EnclaveException.Conflict("host " + id + " cannot reach vm " + vm.id() + "'s disk (it is on host "
+                    + vm.hostId() + "'s own storage) without copying it, and copyStorage is false");
+        }
+    }
+
+    private void run(Vm vm, String toHost, boolean copy, String operationId) {
+        String vmId = vm.id();
+        HostAgent source = hosts.get(vm.hostId()).orElse(null);
+        HostAgent destination = hosts.get(toHost).orElse(null);
+        boolean prepared = false;
+        boolean started = false;
+        try {
+            if (source == null || destination == null) throw new EnclaveException.Unavailable("a host of the migration is not connected");
+            progress(operationId, 5, "preparing host " + toHost);
+            if (store.jdbi().withHandle(h -> !store.networks().nicsOfVm(h, vmId).isEmpty())) {
+                applyTenantNetworking.apply(vm.tenantId());
+            }
+            String listen = store.jdbi().withHandle(h -> store.hosts().find(h, toHost)).orElseThrow().underlayAddress();
+            MigrationTarget target = destination.prepareIncoming(specs.forHost(vm, toHost), copy, listen);
+            prepared = true;
+            progress(operationId, 10, copy ? "copying the disk" : "copying memory");
+            source.startMigration(vmId, target, copy);
+            started = true;
+            MigrationProgress p = follow(source, vmId, operationId, copy);
+            if (!MigrationProgress.COMPLETED.equals(p.status())) {
+                throw new MigrationFailed(p.status() + (p.error() == null ? "" : ": " + p.error()));
+            }
+            destination.completeIncoming(vmId);
+            String message = "moved from host " + vm.hostId() + " to host " + toHost + ": total " + p.totalMs()
+                    + " ms, downtime " + p.downtimeMs() + " ms, storage " + (copy ? "copied" : "shared");
+            store.jdbi().useTransaction(h -> {
+                store.vms().moveToHost(h, vmId, toHost);
+                store.vms().endMigration(h, vmId);
+                store.operations().update(h, operationId, OperationStatus.SUCCEEDED, 100, message, null, clock.instant());
+            });
+            log.info("vm {} (tenant {}): {}", vmId, vm.tenantId(), message);
+            try {
+                source.release(vmId);
+            } catch (RuntimeException e) {
+                // The sweeper releases it later: the record says the VM lives elsewhere now.
+                log.warn("vm {}: releasing it on host {} after the migration failed: {}", vmId, vm.hostId(), e.getMessage());
+            }
+        } catch (RuntimeException e) {
+            String why = e.getMessage() == null ? e.toString() : e.getMessage();
+            log.warn("vm {} (tenant {}): migration to host {} failed: {}", vmId, vm.tenantId(), toHost, why);
+            if (started) quietly(() -> source.cancelMigration(vmId), "cancel on the source");
+            if (prepared) quietly(() -> destination.abortIncoming(vmId), "abort on the destination");
+            store.jdbi().useTransaction(h -> {
+                store.vms().endMigration(h, vmId);
+                store.operations().update(h, operationId, OperationStatus.FAILED, 0, "the VM stays on host " + vm.hostId(),
+                        "migration to host " + toHost + " failed: " + why, clock.instant());
+            });
+        } finally {
+            incoming.remove(vmId);
+            running.remove(vmId);
+            reconcileVmSoon.accept(vmId);
+            reconcileTenantNetworkSoon.accept(vm.tenantId());
+        }
+    }
+
+    private MigrationProgress follow(HostAgent source, String vmId, String operationId, boolean copy) {
+        long deadline = System.nanoTime() + LIMIT.toNanos();
+        int lastPercent = -1;
+        while (true) {
+            MigrationProgress p = source.migrationProgress(vmId);
+            if (p.finished()) return p;
+            long total = p.transferredBytes() + p.remainingBytes();
+            int percent = total == 0 ? 10 : (int) (10 + 85 * p.transferredBytes() / total);
+            if (percent != lastPercent) {
+                progress(operationId, percent, (p.totalMs() == 0 && copy ? "copying the disk" : "copying memory")
+                        + " (" + p.transferredBytes() / (1 << 20) + " MiB sent)");
+                lastPercent = percent;
+            }
+            if (System.nanoTime() > deadline) throw new MigrationFailed("did not finish within " + LIMIT.toMinutes() + " minutes");
+            sleep(POLL);
+        }
+    }
+
+    /**
+     * After a controller restart: every migration recorded as in flight is settled. If the destination runs the
+     * VM and the source does not, it completed; otherwise the destination's part is removed and the VM stays.
+     */
+    public void settleAfterRestart() {
+        List<Migration> open = store.jdbi().withHandle(h -> store.vms().migrations(h));
+        for (Migration m : open) {
+            Optional<HostAgent> from = hosts.get(m.fromHost());
+            Optional<HostAgent> to = hosts.get(m.toHost());
+            boolean arrived = false;
+            try {
+                boolean onDestination = to.isPresent() && to.get().status(m.vmId()).processAlive();
+                boolean onSource = from.isPresent() && from.get().status(m.vmId()).processAlive();
+                if (onDestination && onSource) {
+                    MigrationProgress p = from.get().migrationProgress(m.vmId());
+                    arrived = MigrationProgress.COMPLETED.equals(p.status());
+                } else {
+                    arrived = onDestination;
+                }
+                if (arrived) {
+                    to.get().completeIncoming(m.vmId());
+                    from.ifPresent(a -> quietly(() -> a.release(m.vmId()), "release on the source"));
+                } else {
+                    from.ifPresent(a -> quietly(() -> a.cancelMigration(m.vmId()), "cancel on the source"));
+                    to.ifPresent(a -> quietly(() -> a.abortIncoming(m.vmId()), "abort on the destination"));
+                }
+            } catch (RuntimeException e) {
+                log.warn("vm {}: settling the migration interrupted by a restart: {}", m.vmId(), e.getMessage());
+            }
+            boolean done = arrived;
+            store.jdbi().useTransaction(h -> {
+                if (done) store.vms().moveToHost(h, m.vmId(), m.toHost());
+                store.vms().endMigration(h, m.vmId());
+                if (m.operationId() != null) {
+                    store.operations().update(h, m.operationId(), done ? OperationStatus.SUCCEEDED : OperationStatus.FAILED,
+                            100, done ? "completed (settled after a controller restart)" : "the VM stays on host " + m.fromHost(),
+                            done ? null : "the controller restarted during the migration", clock.instant());
+                }
+            });
+            log.info("vm {}: migration interrupted by a controller restart settled: {}", m.vmId(),
+                    done ? "now on host " + m.toHost() : "stays on host " + m.fromHost());
+            reconcileVmSoon.accept(m.vmId());
+            reconcileTenantNetworkSoon.accept(m.tenantId());
+        }
+    }
+
+    private void progress(String operationId, int percent, String message) {
+        store.jdbi().useTransaction(h -> store.operations().update(h, operationId, OperationStatus.RUNNING, percent, message,
+                null, clock.instant()));
+    }
+
+    private static void quietly(Runnable step, String what) {
+        try {
+            step.run();
+        } catch (RuntimeException e) {
+            log.warn("migration clean-up ({}) failed: {}", what, e.getMessage());
+        }
+    }
+
+    private static void sleep(Duration d) {
+        try {
+            Thread.sleep(d);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigrationFailed("interrupted");
+        }
+    }
+
+    private static final class MigrationFailed extends RuntimeException {
+        MigrationFailed(String message) {
+            super(message);
+        }
+    }
+
+    @Override
+    public void close() {
+        executor.shutdownNow();
+    }
+}
