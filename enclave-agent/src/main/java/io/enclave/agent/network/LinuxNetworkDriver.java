@@ -92,7 +92,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
 
     // ---------------------------------------------------------------- public network
 
-    /** The public network without touching its VXLAN (see {@link #ensurePublicNetwork(PublicNetwork, List)}). */
+    /** The public network, its VXLAN as it is (see {@link #ensurePublicNetwork(PublicNetwork, List)}). */
     @Override
     public void ensurePublicNetwork(PublicNetwork pub) {
         ensurePublicNetwork(pub, null);
@@ -101,7 +101,8 @@ public final class LinuxNetworkDriver implements NetworkDriver {
     /**
      * @param publicPeers underlay addresses of the other hosts: the public bridge gets a VXLAN (VNI
      *                    {@link PublicNetwork#VNI}) flooding to exactly these; empty = no VXLAN; null = leave the
-     *                    VXLAN as it is (it also follows {@link HostRole#publicPeers()} given to applyTenant)
+     *                    VXLAN as it is (it also follows {@link HostRole#publicPeers()} given to applyTenant).
+     *                    With an uplink there is never a public VXLAN.
      */
     @Override
     public synchronized void ensurePublicNetwork(PublicNetwork pub, List<String> publicPeers) {
@@ -110,6 +111,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
         String ns = names.publicNamespace();
         if (ensureNamespace(ns)) sysctl(ns, NO_IPV6_ALL, NO_IPV6_DEFAULT);
         Map<String, Link> links = links(ns);
+        uplink.requireAvailable(pub.uplink(), links);
         String br = names.publicBridge();
         Link b = links.get(br);
         List<String> cmds = new ArrayList<>();
@@ -119,7 +121,10 @@ public final class LinuxNetworkDriver implements NetworkDriver {
         addresses(cmds, br, b, pub.uplink() == null ? Set.of(pub.gateway() + "/" + pub.parsedCidr().prefixLength()) : Set.of());
         batch(ns, cmds, dir.resolve("public.ip"));
         uplink.converge(pub.uplink(), pub.mtu(), links);
-        if (publicPeers != null) convergePublicVxlan(pub, vxlanDevices(links), publicPeers);
+        // With an uplink any public VXLAN goes, even when no peers are given (see convergePublicVxlan).
+        if (publicPeers != null || pub.uplink() != null) {
+            convergePublicVxlan(pub, vxlanDevices(links), publicPeers == null ? List.of() : publicPeers);
+        }
         publicNetwork = pub;
     }
 

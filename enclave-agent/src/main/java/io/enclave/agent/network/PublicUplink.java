@@ -32,6 +32,15 @@ final class PublicUplink {
         this.stateFile = stateFile;
     }
 
+    /** Refuses an uplink that is in neither the home namespace nor the public namespace (before anything changes). */
+    void requireAvailable(String wanted, Map<String, LinuxNetworkDriver.Link> publicLinks) {
+        if (wanted == null || publicLinks.containsKey(wanted)) return;
+        if (!runner.run(ip(homeNamespace(), "link", "show", "dev", wanted), TIMEOUT).ok()) {
+            throw new EnclaveException.InvalidRequest("uplink", "no interface '" + wanted + "' in " + homeDescription()
+                    + " nor in the public namespace " + names.publicNamespace());
+        }
+    }
+
     /**
      * Makes {@code wanted} (null: none) the uplink: gives back a previous one, moves {@code wanted} into the
      * public namespace if it is not there yet, and puts it on the bridge with {@code mtu}, up.
@@ -45,10 +54,6 @@ final class PublicUplink {
         String pns = names.publicNamespace();
         LinuxNetworkDriver.Link l = publicLinks.get(wanted);
         if (l == null) {
-            if (!runner.run(ip(homeNamespace(), "link", "show", "dev", wanted), TIMEOUT).ok()) {
-                throw new EnclaveException.InvalidRequest("uplink", "no interface '" + wanted + "' in " + homeDescription()
-                        + " nor in the public namespace " + pns);
-            }
             record(wanted);
             runner.runChecked(ip(homeNamespace(), "link", "set", "dev", wanted, "netns", pns), TIMEOUT);
         }

@@ -217,6 +217,8 @@ class MultiHostNetworkTest {
         lab.ok("ip", "-n", router, "addr", "add", "198.18.0.1/24", "dev", "eth0");
         assertThatThrownBy(() -> lab.driver(1).ensurePublicNetwork(new PublicNetwork("198.18.0.0/24", "198.18.0.1", "exnope", 1500)))
                 .isInstanceOf(EnclaveException.InvalidRequest.class).hasMessageContaining("uplink").hasMessageContaining("exnope");
+        assertThat(lab.ok("ip", "-n", lab.names(1).publicNamespace(), "-4", "addr", "show", lab.names(1).publicBridge()).stdout())
+                .as("nothing changed").contains("198.18.0.1/24");
 
         PublicNetwork withUplink = new PublicNetwork("198.18.0.0/24", "198.18.0.1", "exup0", 1500);
         lab.driver(1).ensurePublicNetwork(withUplink, List.of(TwoHosts.peerOf(1)));
