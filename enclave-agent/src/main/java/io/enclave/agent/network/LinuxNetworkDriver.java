@@ -59,6 +59,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
     private final Path dir;
     private final NetNames names;
     private final VxlanPorts vxlans;
+    private final PublicUplink uplink;
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
     private volatile PublicNetwork publicNetwork;
     /** The public VXLAN's peers as last converged; null = not known (read the kernel on the next change). */
@@ -82,6 +83,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
         this.names = new NetNames(namePrefix);
         this.vxlans = new VxlanPorts(runner, underlay);
         mkdirs(dir.resolve("tenants"));
+        this.uplink = new PublicUplink(runner, names, underlay, dir.resolve("public-uplink"));
     }
 
     public NetNames names() {
@@ -90,7 +92,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
 
     // ---------------------------------------------------------------- public network
 
-    /** The public network without touching its VXLAN (see {@link #ensurePublicNetwork(PublicNetwork, List)}). */
+    /** The public network, its VXLAN as it is (see {@link #ensurePublicNetwork(PublicNetwork, List)}). */
     @Override
     public void ensurePublicNetwork(PublicNetwork pub) {
         ensurePublicNetwork(pub, null);
@@ -99,33 +101,41 @@ public final class LinuxNetworkDriver implements NetworkDriver {
     /**
      * @param publicPeers underlay addresses of the other hosts: the public bridge gets a VXLAN (VNI
      *                    {@link PublicNetwork#VNI}) flooding to exactly these; empty = no VXLAN; null = leave the
-     *                    VXLAN as it is (it also follows {@link HostRole#publicPeers()} given to applyTenant)
+     *                    VXLAN as it is (it also follows {@link HostRole#publicPeers()} given to applyTenant).
+     *                    With an uplink there is never a public VXLAN.
      */
     @Override
     public synchronized void ensurePublicNetwork(PublicNetwork pub, List<String> publicPeers) {
         pub.validate();
         if (publicPeers != null) vxlans.requireUnderlay(new HostRole(true, List.of(), publicPeers));
-        if (pub.uplink() != null) {
-            throw new EnclaveException.InvalidRequest("uplink", "bridging the public network to a host interface is not implemented yet");
-        }
         String ns = names.publicNamespace();
         if (ensureNamespace(ns)) sysctl(ns, NO_IPV6_ALL, NO_IPV6_DEFAULT);
         Map<String, Link> links = links(ns);
+        uplink.requireAvailable(pub.uplink(), links);
         String br = names.publicBridge();
         Link b = links.get(br);
         List<String> cmds = new ArrayList<>();
         if (b == null) cmds.add("link add " + br + " type bridge");
         if (b == null || b.mtu() != pub.mtu() || !b.up()) cmds.add("link set " + br + " mtu " + pub.mtu() + " up");
-        addresses(cmds, br, b, Set.of(pub.gateway() + "/" + pub.parsedCidr().prefixLength()));
+        // Without an uplink the bridge stands in for the gateway; with one, the provider's router is the gateway.
+        addresses(cmds, br, b, pub.uplink() == null ? Set.of(pub.gateway() + "/" + pub.parsedCidr().prefixLength()) : Set.of());
         batch(ns, cmds, dir.resolve("public.ip"));
-        if (publicPeers != null) convergePublicVxlan(pub, vxlanDevices(links), publicPeers);
+        uplink.converge(pub.uplink(), pub.mtu(), links);
+        // With an uplink any public VXLAN goes, even when no peers are given (see convergePublicVxlan).
+        if (publicPeers != null || pub.uplink() != null) {
+            convergePublicVxlan(pub, vxlanDevices(links), publicPeers == null ? List.of() : publicPeers);
+        }
         publicNetwork = pub;
     }
 
     /** The public bridge's VXLAN with flood entries to exactly {@code peers} (none: no VXLAN). */
     private synchronized void convergePublicVxlan(PublicNetwork pub, Map<String, VxlanPorts.Device> have, List<String> peers) {
         String vx = names.publicVxlan();
-        List<VxlanPorts.Segment> wanted = peers.isEmpty() ? List.of()
+        // With an uplink the provider's network joins the hosts' public bridges; a VXLAN as well would make a loop.
+        if (pub.uplink() != null && !peers.isEmpty()) {
+            log.info("public network has uplink {}: no public VXLAN to {} (the uplink's network joins the hosts)", pub.uplink(), peers);
+        }
+        List<VxlanPorts.Segment> wanted = peers.isEmpty() || pub.uplink() != null ? List.of()
                 : List.of(new VxlanPorts.Segment(vx, names.publicBridge(), PublicNetwork.VNI, pub.mtu(), peers));
         vxlans.converge(names.publicNamespace(), have, wanted, vx::equals, dir.resolve("public-vxlan"));
         publicPeers = Set.copyOf(peers);
@@ -148,8 +158,13 @@ public final class LinuxNetworkDriver implements NetworkDriver {
     @Override
     public synchronized void removePublicNetwork() {
         String ns = names.publicNamespace();
-        // Explicitly: a namespace is torn down asynchronously, and its VXLAN would hold VNI 1 in the underlay meanwhile.
-        if (Files.exists(NETNS_DIR.resolve(ns))) vxlans.converge(ns, vxlans.read(ns), List.of(), names.publicVxlan()::equals, dir.resolve("public-vxlan"));
+        if (Files.exists(NETNS_DIR.resolve(ns))) {
+            Map<String, Link> links = links(ns);
+            // Deleting the namespace would destroy a virtual uplink and send a physical one to the init namespace.
+            uplink.releaseAll(links);
+            // Explicitly: a namespace is torn down asynchronously, and its VXLAN would hold VNI 1 in the underlay meanwhile.
+            vxlans.converge(ns, vxlanDevices(links), List.of(), names.publicVxlan()::equals, dir.resolve("public-vxlan"));
+        }
         deleteNamespace(ns);
         publicNetwork = null;
         publicPeers = null;

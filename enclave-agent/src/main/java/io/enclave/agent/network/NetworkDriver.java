@@ -13,13 +13,16 @@ import java.util.Map;
  */
 public interface NetworkDriver {
 
-    /** Creates or repairs the public network every tenant firewall's port 2 attaches to (its VXLAN as it is). */
+    /**
+     * Creates or repairs the public network every tenant firewall's port 2 attaches to, and its uplink; its
+     * VXLAN to other hosts stays as it is (unless there is an uplink, which replaces it).
+     */
     void ensurePublicNetwork(PublicNetwork network);
 
     /**
      * Creates or repairs the public network and its VXLAN (VNI {@link PublicNetwork#VNI}) to the other hosts:
      * flood entries to exactly {@code publicPeers} (underlay IPv4 addresses); empty = no VXLAN; null = leave
-     * the VXLAN as it is.
+     * the VXLAN as it is. With an uplink there is no VXLAN: the uplink's network joins the hosts.
      */
     void ensurePublicNetwork(PublicNetwork network, List<String> publicPeers);
 

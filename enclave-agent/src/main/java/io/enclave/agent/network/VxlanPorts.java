@@ -53,9 +53,20 @@ public final class VxlanPorts {
         this.underlay = underlay;
     }
 
-    /** Refuses a role that needs VXLAN on a host whose agent has no underlay (before anything is applied). */
+    /**
+     * Refuses a role this host cannot take (before anything is applied): peers without an underlay, or
+     * this host's own underlay address among the peers (its flood entry would loop every broadcast back).
+     */
     public void requireUnderlay(HostRole role) {
-        if (underlay != null) return;
+        if (underlay != null) {
+            if (role.peers().contains(underlay.localAddress())) {
+                throw new EnclaveException.InvalidRequest("hostRole.peers", "lists this host's own underlay address " + underlay.localAddress());
+            }
+            if (role.publicPeers().contains(underlay.localAddress())) {
+                throw new EnclaveException.InvalidRequest("hostRole.publicPeers", "lists this host's own underlay address " + underlay.localAddress());
+            }
+            return;
+        }
         if (!role.peers().isEmpty()) {
             throw new EnclaveException.InvalidRequest("hostRole.peers",
                     "this host's agent has no underlay configured, so its networks cannot span hosts");

@@ -12,6 +12,7 @@ import io.enclave.core.network.Network;
 import io.enclave.core.network.Nic;
 import io.enclave.core.network.PortForward;
 import io.enclave.core.network.Protocol;
+import io.enclave.core.network.PublicNetwork;
 import io.enclave.core.network.TenantNetworking;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -208,6 +209,47 @@ class MultiHostNetworkTest {
     }
 
     @Test
+    void anUplinkJoinsThePublicBridgeAndGoesBackOnRemoval() throws Exception {
+        // The provider's router: a namespace behind a veth whose other end is in host 1's underlay namespace.
+        String router = lab.namespace("r");
+        lab.ok("ip", "-n", "exh1", "link", "add", "exup0", "type", "veth", "peer", "name", "eth0", "netns", router);
+        lab.ok("ip", "-n", router, "link", "set", "eth0", "up");
+        lab.ok("ip", "-n", router, "addr", "add", "198.18.0.1/24", "dev", "eth0");
+        assertThatThrownBy(() -> lab.driver(1).ensurePublicNetwork(new PublicNetwork("198.18.0.0/24", "198.18.0.1", "exnope", 1500)))
+                .isInstanceOf(EnclaveException.InvalidRequest.class).hasMessageContaining("uplink").hasMessageContaining("exnope");
+        assertThat(lab.ok("ip", "-n", lab.names(1).publicNamespace(), "-4", "addr", "show", lab.names(1).publicBridge()).stdout())
+                .as("nothing changed").contains("198.18.0.1/24");
+
+        PublicNetwork withUplink = new PublicNetwork("198.18.0.0/24", "198.18.0.1", "exup0", 1500);
+        lab.driver(1).ensurePublicNetwork(withUplink, List.of(TwoHosts.peerOf(1)));
+        String pns = lab.names(1).publicNamespace();
+        JsonNode up = JSON.readTree(lab.ok("ip", "-n", pns, "-j", "link", "show", "exup0").stdout()).get(0);
+        assertThat(up.path("master").asText()).isEqualTo(lab.names(1).publicBridge());
+        assertThat(lab.in("exh1", "ip", "link", "show", "exup0").ok()).isFalse();
+        // The uplink's network joins the hosts: no public VXLAN as well (it would make a loop).
+        assertThat(new VxlanPorts(lab.runner, null).read(pns)).isEmpty();
+        // The router is the gateway now: the bridge gives the address up.
+        assertThat(lab.ok("ip", "-n", pns, "-4", "addr", "show", lab.names(1).publicBridge()).stdout()).doesNotContain("198.18.0.1");
+
+        // A VM on host 2 leaves through host 1's firewall and the uplink; the router reaches it through a port forward.
+        lab.apply(1, tenant1(1));
+        lab.apply(2, tenant1(2));
+        String app = lab.vm(2, tenant1(2), "vm-2", true);
+        lab.background(router, "serve", "9000", "router");
+        assertThat(lab.tool(app, "connect", "198.18.0.1", "9000", "3").stdout()).contains("router from-peer=" + T1_PUBLIC);
+        lab.background(app, "serve", "80", "app");
+        assertThat(lab.tool(router, "connect", T1_PUBLIC, "8080", "3").stdout()).contains("app from-peer=198.18.0.1");
+
+        // Unchanged: nothing moves. Removal gives the interface back to the underlay namespace, its peer intact.
+        lab.driver(1).ensurePublicNetwork(withUplink, List.of(TwoHosts.peerOf(1)));
+        assertThat(lab.in(pns, "ip", "link", "show", "exup0").ok()).isTrue();
+        lab.driver(1).removeTenant("ex-t1");
+        lab.driver(1).removePublicNetwork();
+        assertThat(lab.in("exh1", "ip", "link", "show", "exup0").ok()).isTrue();
+        assertThat(lab.in(router, "ip", "link", "show", "eth0").ok()).isTrue();
+    }
+
+    @Test
     void badHostRolesAreRefusedBeforeAnythingIsApplied() throws Exception {
         TenantNetworking t = tenant1(1);
         TenantNetworking noVni = new TenantNetworking(t.tenantId(), t.publicIp(), List.of(Network.of("net-1", "front", "10.0.0.0/24")),
@@ -223,6 +265,8 @@ class MultiHostNetworkTest {
                 .isInstanceOf(EnclaveException.InvalidRequest.class).hasMessageContaining("hostRole.peers[0]");
         assertThatThrownBy(() -> new HostRole(false, List.of(), List.of("host-2")))
                 .isInstanceOf(EnclaveException.InvalidRequest.class).hasMessageContaining("hostRole.publicPeers[0]");
+        assertThatThrownBy(() -> lab.apply(1, tenant1(1, 1, List.of("10.98.0.2", "10.98.0.1"))))
+                .isInstanceOf(EnclaveException.InvalidRequest.class).hasMessageContaining("own underlay address");
         // A driver without an underlay cannot take part.
         LinuxNetworkDriver single = new LinuxNetworkDriver(lab.runner, lab.dir.resolve("single"), "exa");
         single.ensurePublicNetwork(TwoHosts.PUBLIC);

@@ -37,6 +37,42 @@ class TenantNetworkingTest {
     }
 
     @Test
+    void networksThatSpanHostsNeedDistinctVnis() {
+        TenantNetworking v = valid();
+        assertThat(v.hostRole()).isEqualTo(HostRole.SINGLE_HOST);
+        HostRole spanning = new HostRole(false, List.of("10.98.0.2"), List.of("10.98.0.2", "10.98.0.3"));
+        assertThat(errors(v.withHostRole(spanning))).containsExactly("networks[0].vni", "networks[1].vni");
+        TenantNetworking withVnis = new TenantNetworking("tn-1", v.publicIp(),
+                List.of(new Network("net-a", "front", "10.0.0.0/24", "10.0.0.1", 1450, 4096),
+                        new Network("net-b", "back", "10.1.0.0/24", "10.1.0.1", 1450, 4097)),
+                v.nics(), v.ingressRules(), v.portForwards(), v.oneToOneNats(), v.egressRules(), null, spanning);
+        assertThatCode(() -> withVnis.validate(PUB)).doesNotThrowAnyException();
+        assertThat(withVnis.withHostRole(null).hostRole()).isEqualTo(HostRole.SINGLE_HOST);
+        assertThat(errors(new TenantNetworking("tn-1", v.publicIp(),
+                List.of(new Network("net-a", "front", "10.0.0.0/24", "10.0.0.1", 1450, PublicNetwork.VNI),
+                        new Network("net-b", "back", "10.1.0.0/24", "10.1.0.1", 1450, 16_777_216)),
+                List.of(), null, null, null, null).withHostRole(spanning))).containsExactly("networks[0].vni", "networks[1].vni");
+        assertThat(errors(new TenantNetworking("tn-1", v.publicIp(),
+                List.of(new Network("net-a", "front", "10.0.0.0/24", "10.0.0.1", 1450, 4096),
+                        new Network("net-b", "back", "10.1.0.0/24", "10.1.0.1", 1450, 4096)),
+                List.of(), null, null, null, null).withHostRole(spanning))).containsExactly("networks[1].vni");
+    }
+
+    @Test
+    void hostRolesTakeIpv4UnderlayAddressesOnly() {
+        var e = catchThrowableOfType(EnclaveException.InvalidRequest.class,
+                () -> new HostRole(true, List.of("10.98.0.2", "host-3"), List.of()));
+        assertThat(e.fields()).extracting(FieldError::field).containsExactly("hostRole.peers[1]");
+        e = catchThrowableOfType(EnclaveException.InvalidRequest.class, () -> new HostRole(true, List.of(), List.of("::1")));
+        assertThat(e.fields()).extracting(FieldError::field).containsExactly("hostRole.publicPeers[0]");
+        List<String> peers = new java.util.ArrayList<>(List.of("10.98.0.2"));
+        HostRole role = new HostRole(true, peers, null);
+        peers.add("10.98.0.3");
+        assertThat(role.peers()).containsExactly("10.98.0.2");
+        assertThat(role.publicPeers()).isEmpty();
+    }
+
+    @Test
     void badCidrsOverlapsAndAddressesNameTheField() {
         TenantNetworking v = valid();
         assertThat(errors(new TenantNetworking("tn-1", v.publicIp(),
