@@ -89,6 +89,8 @@ final class Views {
             text("ID", "id"),
             text("NAME", "name"),
             text("STATUS", "status"),
+            text("MAINTENANCE", "maintenance"),
+            text("UNDERLAY", "underlayAddress"),
             number("CPUS", n -> Json.text(n, "cpus")),
             number("MEM", n -> Units.withUnit(n, "memoryMib", "MiB")),
             text("ACCEL", "accelerator"),

@@ -19,7 +19,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "vm", description = "Create, list, show, start, stop, reboot and delete VMs; console and exec.",
         subcommands = {VmCommands.Create.class, VmCommands.ListVms.class, VmCommands.Show.class,
                 VmCommands.Start.class, VmCommands.Stop.class, VmCommands.Reboot.class, VmCommands.Delete.class,
-                VmCommands.Console.class, VmCommands.Exec.class})
+                VmCommands.Console.class, VmCommands.Exec.class, VmCommands.Migrate.class})
 final class VmCommands {
     private VmCommands() {}
 
@@ -45,6 +45,14 @@ final class VmCommands {
         @Option(names = "--network", paramLabel = "NET_ID",
                 description = "Put a NIC on this network of the tenant (repeatable; NICs in the order given).")
         List<String> networks;
+        @Option(names = "--ha", description = "Restart it on another host if its host dies (needs --storage shared).")
+        boolean highlyAvailable;
+        @Option(names = "--anti-affinity", paramLabel = "GROUP",
+                description = "No two VMs of this group (of the tenant) share a host.")
+        String antiAffinityGroup;
+        @Option(names = "--storage", paramLabel = "local|shared",
+                description = "Where the boot disk lives: the host's own storage (default) or storage several hosts reach.")
+        String storage;
         @Mixin IdempotencyOption idempotency;
         @Mixin WaitOptions wait;
 
@@ -63,6 +71,9 @@ final class VmCommands {
             if (noStart) body.put("start", false);
             if (tenantId != null) body.put("tenantId", tenantId);
             if (networks != null && !networks.isEmpty()) body.put("networks", networks);
+            if (highlyAvailable) body.put("highlyAvailable", true);
+            if (antiAffinityGroup != null) body.put("antiAffinityGroup", antiAffinityGroup);
+            if (storage != null) body.put("storage", storage);
             JsonNode accepted = session.api().post("/vms", body, idempotency.key);
             JsonNode operation = accepted.path("operation");
             JsonNode shown = accepted;
@@ -130,6 +141,37 @@ final class VmCommands {
         public Integer call() {
             session.printer().show(session.api().get(ApiClient.path("vms", id)), "nics", Views.NICS);
             return 0;
+        }
+    }
+
+    @Command(name = "migrate", description = "Live-migrate a running VM to another host (admin); the scheduler picks one unless --to.")
+    static final class Migrate implements Callable<Integer> {
+        private final Session session;
+
+        @Parameters(paramLabel = "ID") String id;
+        @Option(names = "--to", paramLabel = "HOST_ID", description = "The destination host.") String hostId;
+        @Option(names = "--no-copy-storage", description = "Refuse if the disk would have to be copied (it is not on shared storage the destination reaches).")
+        boolean noCopy;
+        @Mixin IdempotencyOption idempotency;
+        @Mixin WaitOptions wait;
+
+        Migrate(Session session) {
+            this.session = session;
+        }
+
+        @Override
+        public Integer call() {
+            Map<String, Object> body = new LinkedHashMap<>();
+            if (hostId != null) body.put("hostId", hostId);
+            if (noCopy) body.put("copyStorage", false);
+            JsonNode op = session.api().post(ApiClient.path("vms", id, "migrate"), body, idempotency.key);
+            if (!wait.wait) {
+                session.printer().show(op);
+                return 0;
+            }
+            JsonNode done = wait.waiter(session).await(op);
+            session.printer().show(done);
+            return "succeeded".equals(Json.text(done, "status")) ? 0 : 1;
         }
     }
 

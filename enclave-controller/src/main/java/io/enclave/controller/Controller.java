@@ -2,7 +2,11 @@ package io.enclave.controller;
 
 import io.enclave.controller.api.ApiServer;
 import io.enclave.controller.auth.Authenticator;
+import io.enclave.controller.hosts.HighAvailability;
 import io.enclave.controller.hosts.HostService;
+import io.enclave.controller.hosts.Maintenance;
+import io.enclave.controller.hosts.MigrationService;
+import io.enclave.controller.reconcile.RuntimeSpecs;
 import io.enclave.controller.persistence.Database;
 import io.enclave.controller.persistence.Store;
 import io.enclave.controller.reconcile.NetworkReconciler;
@@ -35,21 +39,24 @@ public final class Controller implements AutoCloseable {
     /** Tunables; the defaults suit one host with real guests. */
     public record Settings(String listenHost, int port, int reconcileWorkers, Duration resyncEvery,
             Duration guestReadyTimeout, double cpuOvercommit, double memoryOvercommit, String joinToken,
-            Duration hostDeadAfter) {
+            Duration hostDeadAfter, Duration fenceWait) {
         public static Settings defaults(int port) {
             return new Settings("127.0.0.1", port, 4, Duration.ofSeconds(5), Duration.ofMinutes(5), 16.0, 1.5, null,
-                    Duration.ofSeconds(10));
+                    Duration.ofSeconds(10), Duration.ofSeconds(10));
         }
 
         public Settings withResyncEvery(Duration d) {
             return new Settings(listenHost, port, reconcileWorkers, d, guestReadyTimeout, cpuOvercommit, memoryOvercommit,
-                    joinToken, hostDeadAfter);
+                    joinToken, hostDeadAfter, fenceWait);
         }
 
-        /** Remote agents may join with this token; null: only the in-process host. */
-        public Settings withJoinToken(String token, Duration deadAfter) {
+        /**
+         * Remote agents may join with this token (null: only the in-process host); a silent host is declared
+         * down after {@code deadAfter}, and its HA VMs restart elsewhere {@code fenceWait} later.
+         */
+        public Settings withJoinToken(String token, Duration deadAfter, Duration fenceWait) {
             return new Settings(listenHost, port, reconcileWorkers, resyncEvery, guestReadyTimeout, cpuOvercommit,
-                    memoryOvercommit, token, deadAfter);
+                    memoryOvercommit, token, deadAfter, fenceWait);
         }
     }
 
@@ -66,6 +73,9 @@ public final class Controller implements AutoCloseable {
     private final OrphanSweeper sweeper;
     private final ApiServer api;
     private final HostService hostService;
+    private final MigrationService migrations;
+    private final HighAvailability highAvailability;
+    private final Maintenance maintenance;
     private final java.util.Set<String> localHosts = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final Settings settings;
     private final ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -84,7 +94,8 @@ public final class Controller implements AutoCloseable {
         this.tenants = new TenantService(store, clock, this::reconcileTenantNetworkSoon);
         this.images = new ImageService(store, imageProvider, clock);
         this.networks = new NetworkService(store, this::reconcileTenantNetworkSoon, clock);
-        NetworkReconciler networkReconciler = new NetworkReconciler(store, hosts, networks, tenantId -> java.util.Set.of());
+        NetworkReconciler networkReconciler = new NetworkReconciler(store, hosts, networks,
+                tenantId -> migrations.incomingHosts(tenantId));
         this.networkLoop = new ReconcileLoop("tenant-network", networkReconciler::reconcile,
                 () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)),
                 () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)), 1,
@@ -92,18 +103,23 @@ public final class Controller implements AutoCloseable {
         this.storage = new StorageService(store, hosts, clock);
         VolumeService volumes = new VolumeService(store, storage, clock);
         VmReconciler reconciler = new VmReconciler(store, hosts, new VmLifecycle(settings.guestReadyTimeout()), clock,
-                networkReconciler::forHost, networkLoop::enqueue, volumes::plugBackIn, vmId -> false);
+                networkReconciler::forHost, networkLoop::enqueue, volumes::plugBackIn, vmId -> migrations.busy(vmId));
         this.loop = new ReconcileLoop("vm", reconciler::reconcile,
                 () -> store.jdbi().withHandle(h -> store.vms().unconvergedIds(h)),
                 () -> store.jdbi().withHandle(h -> h.createQuery("SELECT id FROM vms").mapTo(String.class).list()),
                 settings.reconcileWorkers(), settings.resyncEvery());
-        this.vms = new VmService(store, new Scheduler(settings.cpuOvercommit(), settings.memoryOvercommit()), hosts,
-                loop::enqueue, clock, networks, networkLoop::enqueue);
-        this.sweeper = new OrphanSweeper(store);
+        Scheduler scheduler = new Scheduler(settings.cpuOvercommit(), settings.memoryOvercommit());
+        this.vms = new VmService(store, scheduler, hosts, loop::enqueue, clock, networks, networkLoop::enqueue);
+        this.migrations = new MigrationService(store, hosts, scheduler, new RuntimeSpecs(store, networkReconciler::forHost),
+                networkReconciler::reconcile, loop::enqueue, networkLoop::enqueue, clock);
+        this.sweeper = new OrphanSweeper(store, vmId -> migrations.busy(vmId));
+        this.highAvailability = new HighAvailability(store, scheduler, clock, settings.fenceWait(), housekeeping,
+                loop::enqueue, networkLoop::enqueue);
+        this.maintenance = new Maintenance(store, migrations);
         this.hostService = new HostService(store, hosts, clock, settings.joinToken(), settings.hostDeadAfter(),
-                this::hostDied);
+                highAvailability::hostDown);
         this.api = new ApiServer(store, new Authenticator(store.jdbi(), store.tokens()), tenants, vms, images, networks,
-                hosts, storage, volumes, hostService);
+                hosts, storage, volumes, hostService, maintenance, migrations);
     }
 
     /** Makes a host's agent known; its capacity is recorded and refreshed by heartbeat. */
@@ -127,6 +143,7 @@ public final class Controller implements AutoCloseable {
     public void start() {
         images.syncFromLibrary();
         hostService.reconnectAll();
+        migrations.settleAfterRestart();
         for (HostAgent agent : hosts.all()) {
             try {
                 sweeper.sweep(agent);
@@ -134,6 +151,7 @@ public final class Controller implements AutoCloseable {
                 log.error("host {}: sweep at start failed: {}", agent.info().id(), e.getMessage());
             }
         }
+        maintenance.resumeDrains();
         networkLoop.start();
         loop.start();
         housekeeping.scheduleWithFixedDelay(this::housekeeping, 10, 10, TimeUnit.SECONDS);
@@ -155,17 +173,20 @@ public final class Controller implements AutoCloseable {
         }
     }
 
-    /** A host stopped answering: its highly-available VMs are restarted elsewhere (after fencing it). */
-    private void hostDied(String hostId) {
-        log.warn("host {} is down", hostId);
-    }
-
     private void housekeeping() {
-        for (HostAgent agent : hosts.all()) {
+        for (var row : hostService.list()) {
+            if (!"up".equals(row.status())) continue;
+            HostAgent agent = hosts.get(row.id()).orElse(null);
+            if (agent == null) continue;
             try {
                 sweeper.sweep(agent);
+                if (row.fenced() && sweeper.holdsOnlyItsOwn(agent)) {
+                    // It came back after its HA VMs were restarted elsewhere; the sweep released them here.
+                    store.jdbi().useTransaction(h -> store.hosts().setFenced(h, row.id(), false));
+                    log.info("host {}: back after being fenced; what it still held is released, it takes VMs again", row.id());
+                }
             } catch (RuntimeException e) {
-                log.error("host {}: housekeeping failed: {}", agent.info().id(), e.getMessage(), e);
+                log.error("host {}: housekeeping failed: {}", row.id(), e.getMessage(), e);
             }
         }
         try {
@@ -207,6 +228,8 @@ public final class Controller implements AutoCloseable {
     @Override
     public void close() {
         api.close();
+        maintenance.close();
+        migrations.close();
         housekeeping.shutdownNow();
         loop.close();
         networkLoop.close();

@@ -78,6 +78,11 @@ public final class ServerMain implements Callable<Integer> {
             description = "A remote host silent this long is declared down. Default: ${DEFAULT-VALUE}")
     int hostDeadSeconds;
 
+    @Option(names = "--fence-wait-seconds", defaultValue = "10",
+            description = "After a host is declared down, wait this long (longer than the agents' --self-fence-seconds"
+                    + " minus --host-dead-seconds) before restarting its highly-available VMs elsewhere. Default: ${DEFAULT-VALUE}")
+    int fenceWaitSeconds;
+
     @Option(names = "--no-local-host", description = "Run only the controller; every host runs enclave-agent")
     boolean noLocalHost;
 
@@ -102,8 +107,9 @@ public final class ServerMain implements Callable<Integer> {
                 dbUser.isBlank() ? null : dbUser, dbPassword.isBlank() ? null : dbPassword);
         Controller.Settings settings = Controller.Settings.defaults(port).withResyncEvery(Duration.ofSeconds(resyncSeconds));
         settings = new Controller.Settings(listen, port, settings.reconcileWorkers(), settings.resyncEvery(),
-                settings.guestReadyTimeout(), cpuOvercommit, memoryOvercommit, null, null)
-                .withJoinToken(joinToken.isBlank() ? null : joinToken, Duration.ofSeconds(hostDeadSeconds));
+                settings.guestReadyTimeout(), cpuOvercommit, memoryOvercommit, null, null, null)
+                .withJoinToken(joinToken.isBlank() ? null : joinToken, Duration.ofSeconds(hostDeadSeconds),
+                        Duration.ofSeconds(fenceWaitSeconds));
         Controller controller = new Controller(db, new ImageLibrary(host.imagesDir(), runner), settings);
         if (agent != null) controller.addHost(agent, host.underlayAddress(), host.sharedStorageName(), host.sharedStoragePath());
         for (int i = 1; agent != null && i < host.simulatedHosts(); i++) controller.addHost(host.simulatedHost(hostId, hostName, i));

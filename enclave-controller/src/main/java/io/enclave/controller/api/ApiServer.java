@@ -30,12 +30,13 @@ public final class ApiServer implements AutoCloseable {
 
     public ApiServer(Store store, Authenticator auth, TenantService tenants, VmService vms, ImageService images,
             NetworkService networks, HostRegistry hosts, StorageService storage, VolumeService volumes) {
-        this(store, auth, tenants, vms, images, networks, hosts, storage, volumes, null);
+        this(store, auth, tenants, vms, images, networks, hosts, storage, volumes, null, null, null);
     }
 
     public ApiServer(Store store, Authenticator auth, TenantService tenants, VmService vms, ImageService images,
             NetworkService networks, HostRegistry hosts, StorageService storage, VolumeService volumes,
-            io.enclave.controller.hosts.HostService hostService) {
+            io.enclave.controller.hosts.HostService hostService, io.enclave.controller.hosts.Maintenance maintenance,
+            io.enclave.controller.hosts.MigrationService migrations) {
         this.auth = auth;
         List<Route> all = new ArrayList<>();
         all.addAll(new PlatformEndpoints(store, images).routes());
@@ -43,7 +44,7 @@ public final class ApiServer implements AutoCloseable {
         all.addAll(new VmEndpoints(vms).routes());
         all.addAll(new NetworkEndpoints(networks, hosts).routes());
         all.addAll(new StorageEndpoints(storage, volumes).routes());
-        all.addAll(new HostEndpoints(hostService).routes());
+        all.addAll(new HostEndpoints(hostService, maintenance, migrations).routes());
         this.routes = List.copyOf(all);
     }
 

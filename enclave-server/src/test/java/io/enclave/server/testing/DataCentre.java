@@ -158,7 +158,7 @@ public final class DataCentre implements AutoCloseable {
 
             Database db = Database.open(Database.h2Url(dir), null, null);
             Controller.Settings s = new Controller.Settings(CONTROLLER_ADDRESS, 0, 4, Duration.ofSeconds(2),
-                    Duration.ofMinutes(5), 16.0, 1.5, JOIN_TOKEN, Duration.ofSeconds(5));
+                    Duration.ofMinutes(5), 16.0, 1.5, JOIN_TOKEN, Duration.ofSeconds(5), Duration.ofSeconds(4));
             Controller controller = new Controller(db, new ImageLibrary(images, run), s);
             String token = controller.tenants().bootstrapAdminToken();
             controller.start();

@@ -1,0 +1,286 @@
+package io.enclave.server;
+
+import static io.enclave.server.MultiHostTest.awaitFirewallReady;
+import static io.enclave.server.MultiHostTest.awaitGuestReady;
+import static io.enclave.server.MultiHostTest.awaitLease;
+import static io.enclave.server.MultiHostTest.qemuPid;
+import static io.enclave.server.MultiHostTest.shell;
+import static io.enclave.server.testing.InProcessEnclave.awaitOperation;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.enclave.agent.exec.ProcessCommandRunner;
+import io.enclave.agent.network.NetNames;
+import io.enclave.server.testing.DataCentre;
+import io.enclave.server.testing.GuestImages;
+import io.enclave.server.testing.InProcessEnclave;
+import io.enclave.server.testing.OutsideWorld;
+import io.enclave.server.testing.TestApi;
+import io.enclave.server.testing.TestApi.Response;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Moving running VMs between two hosts (namespaces with their own agents, sharing one directory as
+ * "shared storage"): live migration with copied and with shared storage while a counter and a TCP stream
+ * run in the guest, refusals of bad migrations, draining a host, and a host dying with a highly-available
+ * VM restarted elsewhere and nothing run twice when the host returns. The steps share two guests.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class MultiHostMigrationTest {
+    static final ProcessCommandRunner SH = new ProcessCommandRunner();
+    static DataCentre dc;
+    static Path shared;
+    static DataCentre.Host host1;
+    static DataCentre.Host host2;
+    static TestApi t;
+    static String mover;
+    static String ha;
+
+    @BeforeAll
+    static void start() throws Exception {
+        dc = DataCentre.start(true);
+        shared = Files.createDirectories(dc.dir.resolve("shared"));
+        host1 = dc.addHost(shared);
+        host2 = dc.addHost(shared);
+        assertThat(dc.admin.put("/v1/public-network", Map.of("cidr", "198.51.100.0/24", "gateway", "198.51.100.1")).status())
+                .isEqualTo(200);
+        t = dc.tenant("movers", 4, 2048, 20, 4);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (dc != null) dc.close();
+    }
+
+    static DataCentre.Host hostOf(String vmId) {
+        String id = t.get("/v1/vms/" + vmId).get("hostId").asText();
+        return id.equals(host1.id()) ? host1 : host2;
+    }
+
+    static DataCentre.Host other(DataCentre.Host h) {
+        return h == host1 ? host2 : host1;
+    }
+
+    static JsonNode migrate(String vmId, Map<String, Object> body) {
+        Response r = dc.admin.post("/v1/vms/" + vmId + "/migrate", body);
+        assertThat(r.status()).as(r.toString()).isEqualTo(202);
+        return awaitOperation(dc.admin, r.get("id").asText(), Duration.ofMinutes(5));
+    }
+
+    @Test
+    @Order(1)
+    void aRunningVmMovesWithItsDiskCopiedWhileACounterAndATcpStreamRun() throws Exception {
+        String net = t.post("/v1/networks", Map.of("name", "lan", "cidr", "10.0.0.0/24")).get("id").asText();
+        Map<String, Object> body = new HashMap<>(InProcessEnclave.vm("mover", 1, 256, 2, GuestImages.defaultImageName(), true));
+        body.put("networks", List.of(net));
+        Response created = t.post("/v1/vms", body);
+        assertThat(created.status()).as(created.toString()).isEqualTo(202);
+        mover = created.get("vm").get("id").asText();
+        awaitGuestReady(t, mover);
+        awaitLease(t, mover, "10.0.0.2");
+        awaitFirewallReady(t);
+        DataCentre.Host from = hostOf(mover);
+        DataCentre.Host to = other(from);
+
+        shell(t, mover, "dd if=/dev/urandom of=/root/data bs=1M count=8 2>/dev/null; sync; md5sum /root/data > /root/data.md5");
+        String md5 = shell(t, mover, "cat /root/data.md5").get("stdout").asText();
+        shell(t, mover, "(i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done) >/dev/null 2>&1 &");
+
+        // A TCP stream from the guest to a receiver outside (on the public network of the host it leaves).
+        try (OutsideWorld outside = new OutsideWorld(new NetNames(from.netPrefix))) {
+            Path received = Files.createTempFile(dc.dir, "stream", ".txt");
+            Process receiver = new ProcessBuilder("ip", "netns", "exec", outside.namespace, "nc", "-l", "-p", "9000")
+                    .redirectOutput(received.toFile()).start();
+            try {
+                awaitListening(outside.namespace, 9000);
+                shell(t, mover, "(i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done) | nc " + OutsideWorld.IP
+                        + " 9000 >/dev/null 2>&1 &");
+                awaitLines(received, 20);
+                int counterBefore = Integer.parseInt(shell(t, mover, "cat /tmp/counter").get("stdout").asText().strip());
+
+                JsonNode op = migrate(mover, Map.of("hostId", to.id()));
+                assertThat(op.get("status").asText()).as(op.toString()).isEqualTo("succeeded");
+                assertThat(op.get("message").asText()).contains("storage copied").containsPattern("downtime \\d+ ms");
+
+                assertThat(t.get("/v1/vms/" + mover).get("hostId").asText()).isEqualTo(to.id());
+                awaitGuestReady(t, mover);
+                int counterAfter = Integer.parseInt(shell(t, mover, "cat /tmp/counter").get("stdout").asText().strip());
+                assertThat(counterAfter).as("the guest's memory came along: the counter went on").isGreaterThan(counterBefore);
+                assertThat(shell(t, mover, "cat /proc/uptime").get("exitCode").asInt()).isZero();
+                assertThat(shell(t, mover, "md5sum /root/data").get("stdout").asText()).isEqualTo(md5);
+                assertThat(qemuPid(to, mover)).isPositive();
+                assertThat(SH.run(List.of("pgrep", "-f", from.dataDir + "/vms/" + mover), Duration.ofSeconds(5)).stdout())
+                        .as("nothing of the VM left running on the host it left").isBlank();
+                // The network followed: the gateway answers, and the same TCP connection kept streaming.
+                assertThat(shell(t, mover, "ping -c1 -W2 10.0.0.1").get("exitCode").asInt()).isZero();
+                int linesAtMigration = lines(received).size();
+                awaitLines(received, linesAtMigration + 20);
+                List<String> got = lines(received);
+                for (int i = 0; i < got.size(); i++) {
+                    assertThat(got.get(i)).as("line %d of the stream", i).isEqualTo(Integer.toString(i + 1));
+                }
+            } finally {
+                receiver.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    @Order(2)
+    void aVmOnSharedStorageMovesWithoutCopyingItsDisk() {
+        Map<String, Object> body = new HashMap<>(InProcessEnclave.vm("keeper", 1, 192, 2, GuestImages.defaultImageName(), true));
+        body.put("storage", "shared");
+        body.put("highlyAvailable", true);
+        Response created = t.post("/v1/vms", body);
+        assertThat(created.status()).as(created.toString()).isEqualTo(202);
+        ha = created.get("vm").get("id").asText();
+        assertThat(created.get("vm").get("storage").asText()).isEqualTo("shared");
+        awaitGuestReady(t, ha);
+        assertThat(Files.exists(shared.resolve("vms").resolve(ha).resolve("disk.qcow2"))).as("disk on shared storage").isTrue();
+        shell(t, ha, "echo before-migration > /root/note; sync");
+
+        DataCentre.Host to = other(hostOf(ha));
+        JsonNode op = migrate(ha, Map.of("hostId", to.id(), "copyStorage", false));
+        assertThat(op.get("status").asText()).as(op.toString()).isEqualTo("succeeded");
+        assertThat(op.get("message").asText()).contains("storage shared");
+        awaitGuestReady(t, ha);
+        assertThat(shell(t, ha, "cat /root/note").get("stdout").asText()).isEqualTo("before-migration\n");
+        assertThat(Files.exists(shared.resolve("vms").resolve(ha).resolve("disk.qcow2"))).as("the shared disk stays").isTrue();
+    }
+
+    @Test
+    @Order(3)
+    void badMigrationsAreRefusedAndTheVmKeepsRunningWhereItWas() {
+        DataCentre.Host here = hostOf(mover);
+        long pid = qemuPid(here, mover);
+        Response same = dc.admin.post("/v1/vms/" + mover + "/migrate", Map.of("hostId", here.id()));
+        assertThat(same.status()).isEqualTo(409);
+        assertThat(same.errorMessage()).contains("already on host");
+        Response unknown = dc.admin.post("/v1/vms/" + mover + "/migrate", Map.of("hostId", "host-nowhere0"));
+        assertThat(unknown.status()).isEqualTo(400);
+        assertThat(unknown.errorFields()).containsExactly("hostId");
+        Response noCopy = dc.admin.post("/v1/vms/" + mover + "/migrate", Map.of("copyStorage", false));
+        assertThat(noCopy.status()).isEqualTo(409);
+        assertThat(noCopy.errorMessage()).contains("copying");
+        Response byTenant = t.post("/v1/vms/" + mover + "/migrate", Map.of());
+        assertThat(byTenant.status()).isEqualTo(403);
+        Response missing = dc.admin.post("/v1/vms/vm-000000000000/migrate", Map.of());
+        assertThat(missing.status()).isEqualTo(404);
+
+        Response stopped = t.post("/v1/vms", InProcessEnclave.vm("idle", 1, 128, 1, InProcessEnclave.TINY_IMAGE, false));
+        String idle = stopped.get("vm").get("id").asText();
+        awaitOperation(t, stopped.get("operation").get("id").asText(), Duration.ofSeconds(60));
+        Response notRunning = dc.admin.post("/v1/vms/" + idle + "/migrate", Map.of());
+        assertThat(notRunning.status()).isEqualTo(409);
+        assertThat(notRunning.errorMessage()).contains("not running");
+        awaitOperation(t, t.delete("/v1/vms/" + idle).get("id").asText(), Duration.ofSeconds(60));
+
+        DataCentre.Host there = other(here);
+        assertThat(dc.admin.post("/v1/hosts/" + there.id() + "/maintenance", null).status()).isEqualTo(202);
+        Response toMaintenance = dc.admin.post("/v1/vms/" + mover + "/migrate", Map.of("hostId", there.id()));
+        assertThat(toMaintenance.status()).isEqualTo(409);
+        assertThat(toMaintenance.errorMessage()).contains("maintenance");
+        awaitMaintenance(there, "on");
+        assertThat(dc.admin.delete("/v1/hosts/" + there.id() + "/maintenance").get("maintenance").asText()).isEqualTo("none");
+
+        assertThat(qemuPid(here, mover)).as("untouched by the refusals").isEqualTo(pid);
+        assertThat(t.get("/v1/vms/" + mover).get("hostId").asText()).isEqualTo(here.id());
+    }
+
+    @Test
+    @Order(4)
+    void drainingAHostMovesItsRunningVmsAway() {
+        DataCentre.Host drained = hostOf(mover);
+        DataCentre.Host remaining = other(drained);
+        Response r = dc.admin.post("/v1/hosts/" + drained.id() + "/maintenance", null);
+        assertThat(r.status()).isEqualTo(202);
+        assertThat(r.get("maintenance").asText()).isIn("draining", "on");
+        awaitMaintenance(drained, "on");
+        for (String vm : List.of(mover, ha)) {
+            assertThat(t.get("/v1/vms/" + vm).get("hostId").asText()).as(vm).isEqualTo(remaining.id());
+            awaitGuestReady(t, vm);
+        }
+        Response placed = t.post("/v1/vms", InProcessEnclave.vm("while-drained", 1, 128, 1, InProcessEnclave.TINY_IMAGE, false));
+        assertThat(placed.get("vm").get("hostId").asText()).as("no new VM on a host in maintenance").isEqualTo(remaining.id());
+        awaitOperation(t, t.delete("/v1/vms/" + placed.get("vm").get("id").asText()).get("id").asText(), Duration.ofSeconds(60));
+        assertThat(dc.admin.delete("/v1/hosts/" + drained.id() + "/maintenance").get("maintenance").asText()).isEqualTo("none");
+    }
+
+    @Test
+    @Order(5)
+    void whenAHostDiesItsHighlyAvailableVmRestartsElsewhereAndNeverRunsTwice() {
+        DataCentre.Host dying = hostOf(ha);
+        DataCentre.Host survivor = other(dying);
+        shell(t, ha, "echo survives-the-host > /root/ha-note; sync");
+        dying.kill();
+
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        while (System.nanoTime() < deadline && !t.get("/v1/vms/" + ha).get("hostId").asText().equals(survivor.id())) {
+            InProcessEnclave.sleep(500);
+        }
+        assertThat(t.get("/v1/vms/" + ha).get("hostId").asText()).as("restarted on the surviving host").isEqualTo(survivor.id());
+        assertThat(dc.admin.get("/v1/hosts/" + dying.id()).get("fenced").asBoolean()).isTrue();
+        awaitGuestReady(t, ha);
+        assertThat(shell(t, ha, "cat /root/ha-note").get("stdout").asText()).isEqualTo("survives-the-host\n");
+        JsonNode vmMover = t.get("/v1/vms/" + mover).json();
+        if (vmMover.get("hostId").asText().equals(dying.id())) {
+            assertThat(vmMover.get("message").asText()).as("a VM that is not HA stays, marked").contains("is down");
+        }
+
+        // The host comes back: it is released of what now runs elsewhere before it takes VMs again.
+        dying.startAgent();
+        long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < until && dc.admin.get("/v1/hosts/" + dying.id()).get("fenced").asBoolean()) {
+            InProcessEnclave.sleep(500);
+        }
+        assertThat(dc.admin.get("/v1/hosts/" + dying.id()).get("fenced").asBoolean()).isFalse();
+        assertThat(SH.run(List.of("pgrep", "-f", "qemu-system.*" + ha), Duration.ofSeconds(5)).stdout().strip().lines().count())
+                .as("exactly one QEMU of the HA VM").isEqualTo(1);
+        assertThat(Files.exists(dying.dataDir.resolve("vms").resolve(ha))).as("released on the returning host").isFalse();
+        assertThat(Files.exists(shared.resolve("vms").resolve(ha).resolve("disk.qcow2"))).isTrue();
+    }
+
+    static void awaitMaintenance(DataCentre.Host host, String state) {
+        long deadline = System.nanoTime() + Duration.ofMinutes(4).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (dc.admin.get("/v1/hosts/" + host.id()).get("maintenance").asText().equals(state)) return;
+            InProcessEnclave.sleep(500);
+        }
+        throw new AssertionError("host " + host.id() + " not in maintenance " + state + ": " + dc.admin.get("/v1/hosts/" + host.id()));
+    }
+
+    static void awaitListening(String namespace, int port) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (SH.run(List.of("ip", "netns", "exec", namespace, "ss", "-ltn"), Duration.ofSeconds(5)).stdout().contains(":" + port)) return;
+            InProcessEnclave.sleep(100);
+        }
+        throw new AssertionError("nothing listens on " + port + " in " + namespace);
+    }
+
+    static void awaitLines(Path file, int n) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (lines(file).size() >= n) return;
+            Thread.sleep(100);
+        }
+        throw new AssertionError("stream has only " + lines(file).size() + " lines, expected " + n);
+    }
+
+    static List<String> lines(Path file) throws Exception {
+        List<String> all = Files.readAllLines(file);
+        // The last line may still be arriving.
+        return all.isEmpty() ? all : all.subList(0, all.size() - 1);
+    }
+}
