@@ -13,6 +13,10 @@ final class Stats {
         samples.add(v);
     }
 
+    int size() {
+        return samples.size();
+    }
+
     double last() {
         return samples.getLast();
     }

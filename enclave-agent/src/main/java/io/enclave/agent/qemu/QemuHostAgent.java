@@ -22,6 +22,10 @@ import io.enclave.core.network.TenantNetworking;
 import io.enclave.core.host.ExecResult;
 import io.enclave.core.host.HostAgent;
 import io.enclave.core.host.HostInfo;
+import io.enclave.core.host.MigrationProgress;
+import io.enclave.core.host.MigrationTarget;
+import io.enclave.agent.migration.IncomingMigration;
+import io.enclave.agent.migration.OutgoingMigration;
 import io.enclave.core.host.RuntimeState;
 import io.enclave.core.host.VmRuntimeSpec;
 import io.enclave.core.host.VmRuntimeStatus;
@@ -49,6 +53,7 @@ import org.slf4j.LoggerFactory;
 public final class QemuHostAgent implements HostAgent {
     private static final Logger log = LoggerFactory.getLogger(QemuHostAgent.class);
     private static final Duration PING_TIMEOUT = Duration.ofMillis(300);
+    private static final Duration INCOMING_LOAD_TIMEOUT = Duration.ofSeconds(10);
 
     private final HostInfo info;
     private final Path vmsDir;
@@ -60,6 +65,9 @@ public final class QemuHostAgent implements HostAgent {
     private final StorageDriver storage;
     /** vmId → the boot (booted-at) for which the guest agent has answered. */
     private final Map<String, Instant> guestReadyForBoot = new ConcurrentHashMap<>();
+    /** Live migrations this agent runs: relays and the driving thread exist only in memory. */
+    private final Map<String, IncomingMigration> incoming = new ConcurrentHashMap<>();
+    private final Map<String, OutgoingMigration> outgoing = new ConcurrentHashMap<>();
 
     public QemuHostAgent(HostInfo info, Path vmsDir, CommandRunner runner, Accelerator accelerator, String qemuBinary) {
         this(info, vmsDir, runner, accelerator, qemuBinary, null);
@@ -150,20 +158,20 @@ public final class QemuHostAgent implements HostAgent {
 
     @Override
     public void createDisk(VmRuntimeSpec spec) {
-        VmFiles files = files(spec.vmId());
+        VmFiles files = files(spec);
         synchronized (lock(spec.vmId())) {
+            rememberDisk(spec, files);
             if (Files.exists(files.disk())) return;
             try {
-                Files.createDirectories(files.dir());
-                Files.writeString(files.spec(), JsonLineChannel.JSON.writeValueAsString(spec));
-                Path partial = files.dir().resolve("disk.qcow2.partial");
+                Files.createDirectories(files.disk().getParent());
+                Path partial = files.disk().resolveSibling(VmFiles.DISK_NAME + ".partial");
                 Files.deleteIfExists(partial);
                 runner.runChecked(List.of("qemu-img", "create", "-q", "-f", "qcow2",
                         "-F", spec.image().diskFormat(), "-b", spec.image().diskPath(),
                         partial.toString(), spec.diskGib() + "G"), Duration.ofMinutes(1));
                 Files.move(partial, files.disk(), StandardCopyOption.ATOMIC_MOVE);
-                log.info("vm {} (tenant {}): created {} GiB disk over {}", spec.vmId(), spec.tenantId(),
-                        spec.diskGib(), spec.image().diskPath());
+                log.info("vm {} (tenant {}): created {} GiB disk {} over {}", spec.vmId(), spec.tenantId(),
+                        spec.diskGib(), files.disk(), spec.image().diskPath());
             } catch (IOException e) {
                 throw new IllegalStateException("vm " + spec.vmId() + ": cannot create disk: " + e.getMessage(), e);
             }
@@ -172,10 +180,19 @@ public final class QemuHostAgent implements HostAgent {
 
     @Override
     public void start(VmRuntimeSpec spec) {
-        VmFiles files = files(spec.vmId());
+        VmFiles files = files(spec);
         synchronized (lock(spec.vmId())) {
             if (alivePid(files).isPresent()) return;
             if (!Files.exists(files.disk())) createDisk(spec);
+            rememberDisk(spec, files);
+            launch(spec, files, List.of());
+            log.info("vm {} (tenant {}): QEMU started, pid {}", spec.vmId(), spec.tenantId(),
+                    alivePid(files).map(String::valueOf).orElse("?"));
+        }
+    }
+
+    /** Starts the VM's QEMU (daemonized) from a clean set of runtime files; {@code extraArgs} go last. */
+    private void launch(VmRuntimeSpec spec, VmFiles files, List<String> extraArgs) {
             try {
                 Files.deleteIfExists(files.stopRequested());
                 Files.deleteIfExists(files.pidFile());
@@ -183,7 +200,8 @@ public final class QemuHostAgent implements HostAgent {
                 Files.deleteIfExists(files.guestAgentSocket());
                 Files.deleteIfExists(files.consoleSocket());
                 Files.deleteIfExists(files.qemuLog());
-                List<String> argv = QemuCommandLine.build(qemuBinary, withNics(spec), files, accelerator);
+                List<String> argv = new java.util.ArrayList<>(QemuCommandLine.build(qemuBinary, withNics(spec), files, accelerator));
+                argv.addAll(extraArgs);
                 CommandResult result = runner.run(argv, Duration.ofMinutes(1));
                 if (!result.ok()) {
                     // QEMU reports configuration errors to its -D log file, not to stderr.
@@ -192,12 +210,9 @@ public final class QemuHostAgent implements HostAgent {
                 }
                 writeInstant(files.bootedAt(), Instant.now());
                 guestReadyForBoot.remove(spec.vmId());
-                log.info("vm {} (tenant {}): QEMU started, pid {}", spec.vmId(), spec.tenantId(),
-                        alivePid(files).map(String::valueOf).orElse("?"));
             } catch (IOException e) {
                 throw new IllegalStateException("vm " + spec.vmId() + ": cannot start: " + e.getMessage(), e);
             }
-        }
     }
 
     @Override
@@ -261,15 +276,40 @@ public final class QemuHostAgent implements HostAgent {
     @Override
     public void destroy(String vmId) {
         synchronized (lock(vmId)) {
-            forceStop(vmId);
-            Path dir = files(vmId).dir();
-            if (Files.exists(dir)) {
-                FileTrees.delete(dir);
-                log.info("vm {}: removed from host ({})", vmId, dir);
+            VmFiles files = files(vmId);
+            removeFromHost(vmId, files);
+            if (files.sharedDisk()) {
+                try {
+                    Files.deleteIfExists(files.disk());
+                    // the shared directory was the VM's alone (disk.qcow2 in it): drop it once empty
+                    Path sharedDir = files.disk().getParent();
+                    if (Files.isDirectory(sharedDir)) {
+                        try (Stream<Path> left = Files.list(sharedDir)) {
+                            if (left.findAny().isEmpty()) Files.delete(sharedDir);
+                        }
+                    }
+                } catch (IOException e) {
+                    throw new IllegalStateException("vm " + vmId + ": cannot remove its shared disk " + files.disk() + ": "
+                            + e.getMessage(), e);
+                }
+                log.info("vm {}: removed its shared disk {}", vmId, files.disk());
             }
         }
         locks.remove(vmId);
         guestReadyForBoot.remove(vmId);
+    }
+
+    /** Stops the VM's QEMU and migrations and deletes its directory; a disk on shared storage stays. */
+    private void removeFromHost(String vmId, VmFiles files) {
+        OutgoingMigration out = outgoing.remove(vmId);
+        if (out != null) out.close(Duration.ofSeconds(10));
+        IncomingMigration in = incoming.remove(vmId);
+        if (in != null) in.close();
+        forceStop(vmId);
+        if (Files.exists(files.dir())) {
+            FileTrees.delete(files.dir());
+            log.info("vm {}: removed from host ({})", vmId, files.dir());
+        }
     }
 
     @Override
@@ -298,6 +338,191 @@ public final class QemuHostAgent implements HostAgent {
     @Override
     public Map<String, RuleCounter> ruleCounters(String tenantId) {
         return network == null ? Map.of() : network.ruleCounters(tenantId);
+    }
+
+    // ------------------------------------------------------------------ live migration
+
+    @Override
+    public MigrationTarget prepareIncoming(VmRuntimeSpec spec, boolean copyStorage, String listenAddress) {
+        String vmId = spec.vmId();
+        synchronized (lock(vmId)) {
+            IncomingMigration open = incoming.get(vmId);
+            if (open != null) return open.target();
+            VmFiles files = files(spec);
+            boolean alive = alivePid(files).isPresent();
+            if (alive && IncomingMigration.recorded(files)) {
+                // this agent restarted while its QEMU waited: relays again, on the same ports
+                IncomingMigration reopened = IncomingMigration.reopen(vmId, files);
+                incoming.put(vmId, reopened);
+                return reopened.target();
+            }
+            if (alive) throw new EnclaveException.Conflict("vm " + vmId + " is already running on host " + info.id());
+            if (copyStorage && spec.diskDir() != null) {
+                throw new EnclaveException.InvalidRequest("copyStorage", "vm " + vmId + " has its disk on shared storage ("
+                        + spec.diskDir() + "): migrate it without copying storage");
+            }
+            if (!copyStorage && spec.diskDir() == null) {
+                throw new EnclaveException.InvalidRequest("diskDir", "vm " + vmId
+                        + ": without copying storage the disk must be on shared storage (diskDir)");
+            }
+            if (copyStorage && Files.exists(files.disk())) {
+                throw new EnclaveException.Conflict("host " + info.id() + " already holds a disk of vm " + vmId + " ("
+                        + files.disk() + "): destroy or release it there first");
+            }
+            if (!copyStorage && !Files.exists(files.disk())) {
+                throw new EnclaveException.InvalidRequest("diskDir", "vm " + vmId + ": the shared disk " + files.disk()
+                        + " does not exist on host " + info.id() + " (is the shared storage mounted?)");
+            }
+            try {
+                // an empty overlay of the same size over the same base: the mirror (sync=top) fills in the rest
+                if (copyStorage) createDisk(spec);
+                rememberDisk(spec, files);
+                launch(spec, files, List.of("-incoming", "defer"));
+                IncomingMigration prepared = IncomingMigration.open(vmId, files, copyStorage, listenAddress);
+                incoming.put(vmId, prepared);
+                log.info("vm {} (tenant {}): waiting for its incoming migration on {}, {} storage", vmId, spec.tenantId(),
+                        prepared.target(), copyStorage ? "copied" : "shared");
+                return prepared.target();
+            } catch (RuntimeException e) {
+                try {
+                    removeFromHost(vmId, files);
+                } catch (RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+                throw e;
+            }
+        }
+    }
+
+    @Override
+    public void startMigration(String vmId, MigrationTarget target, boolean copyStorage) {
+        synchronized (lock(vmId)) {
+            OutgoingMigration current = outgoing.get(vmId);
+            if (current != null) {
+                String status = current.progress().status();
+                if (MigrationProgress.ACTIVE.equals(status) && current.target().equals(target)
+                        && current.copyStorage() == copyStorage) {
+                    return;
+                }
+                if (MigrationProgress.ACTIVE.equals(status) || MigrationProgress.COMPLETED.equals(status)) {
+                    throw new EnclaveException.Conflict("vm " + vmId + " is already " + (MigrationProgress.ACTIVE.equals(status)
+                            ? "migrating to " + current.target().address() : "migrated to " + current.target().address()));
+                }
+            }
+            VmFiles files = files(vmId);
+            VmRuntimeStatus st = status(vmId);
+            if (st.state() != RuntimeState.RUNNING) {
+                throw new EnclaveException.Conflict("vm " + vmId + " is not running on host " + info.id() + " (state "
+                        + st.state() + "): only a running VM migrates live");
+            }
+            if (!copyStorage && !files.sharedDisk()) {
+                throw new EnclaveException.InvalidRequest("copyStorage", "vm " + vmId + " has its disk on host " + info.id()
+                        + " only: migrate it with copyStorage");
+            }
+            List<String> volumes = attachedVolumes(files);
+            if (!volumes.isEmpty()) {
+                throw new EnclaveException.Conflict("vm " + vmId + ": migration of VMs with attached volumes is not supported yet ("
+                        + String.join(", ", volumes) + ")");
+            }
+            outgoing.put(vmId, OutgoingMigration.start(vmId, files, target, copyStorage));
+            log.info("vm {}: migration to {} started, {} storage", vmId, target, copyStorage ? "copied" : "shared");
+        }
+    }
+
+    /** Block devices of the guest other than its boot disk: hot-plugged volumes. */
+    private static List<String> attachedVolumes(VmFiles files) {
+        List<String> devices = new java.util.ArrayList<>();
+        for (JsonNode block : new QmpClient(files.qmpSocket()).execute("query-block")) {
+            String qdev = block.path("qdev").asText();
+            if (!block.has("inserted") || qdev.contains("/disk0-dev/") || qdev.equals("disk0-dev")) continue;
+            devices.add(qdev.isEmpty() ? block.path("device").asText() : qdev);
+        }
+        return devices;
+    }
+
+    @Override
+    public MigrationProgress migrationProgress(String vmId) {
+        OutgoingMigration m = outgoing.get(vmId);
+        if (m == null) throw new EnclaveException.Conflict("vm " + vmId + " has no migration on host " + info.id());
+        return m.progress();
+    }
+
+    @Override
+    public void cancelMigration(String vmId) {
+        OutgoingMigration m = outgoing.get(vmId);
+        if (m == null) throw new EnclaveException.Conflict("vm " + vmId + " has no migration on host " + info.id());
+        MigrationProgress p = m.cancel(Duration.ofSeconds(60));
+        log.info("vm {}: migration to {} cancelled ({}); the VM stays on host {}", vmId, m.target().address(), p.status(),
+                info.id());
+    }
+
+    @Override
+    public void completeIncoming(String vmId) {
+        synchronized (lock(vmId)) {
+            VmFiles files = files(vmId);
+            IncomingMigration open = incoming.get(vmId);
+            boolean alive = alivePid(files).isPresent();
+            if (open == null && !IncomingMigration.recorded(files)) {
+                if (alive) return; // completed before
+                throw new EnclaveException.Conflict("vm " + vmId + " has no incoming migration on host " + info.id());
+            }
+            if (!alive) {
+                throw new EnclaveException.Conflict("vm " + vmId + ": the QEMU waiting for its migration on host " + info.id()
+                        + " is gone: " + lastLines(files.qemuLog(), 400).strip());
+            }
+            QmpClient qmp = new QmpClient(files.qmpSocket());
+            String qemuStatus;
+            try {
+                qemuStatus = qmp.execute("query-status").path("status").asText();
+                // The source reports completed once it sent the last byte; this QEMU may still be loading that state.
+                long deadline = System.nanoTime() + INCOMING_LOAD_TIMEOUT.toNanos();
+                while ("inmigrate".equals(qemuStatus) && System.nanoTime() < deadline) {
+                    sleep(Duration.ofMillis(10));
+                    qemuStatus = qmp.execute("query-status").path("status").asText();
+                }
+            } catch (QmpException e) {
+                throw new IllegalStateException("vm " + vmId + ": the QEMU that received its migration on host " + info.id()
+                        + " does not answer (" + e.getMessage() + "); its log: " + lastLines(files.qemuLog(), 1000).strip(), e);
+            }
+            switch (qemuStatus) {
+                case "running" -> { }
+                case "paused", "prelaunch" -> qmp.execute("cont");
+                default -> throw new EnclaveException.Conflict("vm " + vmId + ": its migration has not completed on host "
+                        + info.id() + " (QEMU status " + qemuStatus + ")");
+            }
+            IncomingMigration.finish(vmId, files, open);
+            incoming.remove(vmId);
+            guestReadyForBoot.remove(vmId);
+            log.info("vm {}: incoming migration completed, running on host {}", vmId, info.id());
+        }
+    }
+
+    @Override
+    public void abortIncoming(String vmId) {
+        synchronized (lock(vmId)) {
+            VmFiles files = files(vmId);
+            if (!incoming.containsKey(vmId) && !IncomingMigration.recorded(files)) {
+                if (alivePid(files).isPresent()) {
+                    throw new EnclaveException.Conflict("vm " + vmId + " runs on host " + info.id()
+                            + " and is not an incoming migration: not aborting it");
+                }
+                return; // nothing of an incoming migration here (aborted before, or never prepared)
+            }
+            removeFromHost(vmId, files);
+            log.info("vm {}: incoming migration aborted, nothing of it left on host {}", vmId, info.id());
+        }
+        locks.remove(vmId);
+        guestReadyForBoot.remove(vmId);
+    }
+
+    @Override
+    public void release(String vmId) {
+        synchronized (lock(vmId)) {
+            removeFromHost(vmId, files(vmId));
+        }
+        locks.remove(vmId);
+        guestReadyForBoot.remove(vmId);
+        log.info("vm {}: released from host {}", vmId, info.id());
     }
 
     // ------------------------------------------------------------------ storage
@@ -490,6 +715,15 @@ public final class QemuHostAgent implements HostAgent {
         }
     }
 
+    private static void sleep(Duration d) {
+        try {
+            Thread.sleep(d);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
     private static boolean waitForExit(ProcessHandle handle, Duration timeout) {
         try {
             handle.onExit().get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
@@ -545,9 +779,41 @@ public final class QemuHostAgent implements HostAgent {
         }
     }
 
+    /** The VM's files, its disk where this host recorded it (see {@link #rememberDisk}). */
     private VmFiles files(String vmId) {
         if (!vmId.matches("[a-z]+-[0-9a-f]{12}")) throw new IllegalArgumentException("bad vm id " + vmId);
-        return new VmFiles(vmsDir.resolve(vmId));
+        Path dir = vmsDir.resolve(vmId);
+        Path diskDirFile = dir.resolve("disk-dir");
+        if (!Files.exists(diskDirFile)) return new VmFiles(dir);
+        try {
+            return new VmFiles(dir, Path.of(Files.readString(diskDirFile).strip()).resolve(VmFiles.DISK_NAME));
+        } catch (IOException e) {
+            throw new IllegalStateException("vm " + vmId + ": cannot read " + diskDirFile + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The VM's files with the disk where {@code spec} puts it. */
+    private VmFiles files(VmRuntimeSpec spec) {
+        VmFiles known = files(spec.vmId());
+        if (spec.diskDir() == null) return known;
+        return new VmFiles(known.dir(), Path.of(spec.diskDir()).resolve(VmFiles.DISK_NAME));
+    }
+
+    /** Records the spec and where the disk is, so that status, restarts and re-adoption find it. */
+    private static void rememberDisk(VmRuntimeSpec spec, VmFiles files) {
+        try {
+            Files.createDirectories(files.dir());
+            Files.writeString(files.spec(), JsonLineChannel.JSON.writeValueAsString(spec));
+            if (spec.diskDir() != null) {
+                if (!Path.of(spec.diskDir()).isAbsolute()) {
+                    throw new EnclaveException.InvalidRequest("diskDir", "must be absolute, got '" + spec.diskDir() + "'");
+                }
+                Files.writeString(files.diskDirFile(), spec.diskDir());
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("vm " + spec.vmId() + ": cannot record its files in " + files.dir() + ": "
+                    + e.getMessage(), e);
+        }
     }
 
     private Object lock(String vmId) {

@@ -3,12 +3,15 @@ package io.enclave.agent.simulator;
 import io.enclave.core.host.ExecResult;
 import io.enclave.core.host.HostAgent;
 import io.enclave.core.host.HostInfo;
+import io.enclave.core.host.MigrationProgress;
+import io.enclave.core.host.MigrationTarget;
 import io.enclave.core.host.RuntimeState;
 import io.enclave.core.host.VmRuntimeSpec;
 import io.enclave.core.host.VmRuntimeStatus;
 import io.enclave.core.network.PublicNetwork;
 import io.enclave.core.network.RuleCounter;
 import io.enclave.core.network.TenantNetworking;
+import io.enclave.core.error.EnclaveException;
 import io.enclave.core.storage.DeviceHealth;
 import io.enclave.core.storage.DeviceReport;
 import io.enclave.core.storage.ResyncProgress;
@@ -29,6 +32,8 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class SimulatedHostAgent implements HostAgent {
     private final HostInfo info;
     private final Map<String, VmRuntimeStatus> vms = new ConcurrentHashMap<>();
+    private final Map<String, MigrationTarget> incoming = new ConcurrentHashMap<>();
+    private final Map<String, MigrationProgress> outgoing = new ConcurrentHashMap<>();
 
     public SimulatedHostAgent(HostInfo info) {
         this.info = info;
@@ -117,6 +122,62 @@ public final class SimulatedHostAgent implements HostAgent {
 
     @Override
     public void completeResync(String vmId, VolumeOnHost volume, VolumeCopy replacement, String replacementDir) { }
+
+    // A simulated migration completes the moment it starts.
+
+    @Override
+    public MigrationTarget prepareIncoming(VmRuntimeSpec spec, boolean copyStorage, String listenAddress) {
+        MigrationTarget known = incoming.get(spec.vmId());
+        if (known != null) return known;
+        if (status(spec.vmId()).processAlive()) {
+            throw new EnclaveException.Conflict("vm " + spec.vmId() + " is already running on host " + info.id());
+        }
+        MigrationTarget target = new MigrationTarget(listenAddress, 49152, copyStorage ? 49153 : null);
+        incoming.put(spec.vmId(), target);
+        vms.put(spec.vmId(), state(spec.vmId(), RuntimeState.PAUSED));
+        return target;
+    }
+
+    @Override
+    public void startMigration(String vmId, MigrationTarget target, boolean copyStorage) {
+        if (status(vmId).state() != RuntimeState.RUNNING) {
+            throw new EnclaveException.Conflict("vm " + vmId + " is not running on host " + info.id());
+        }
+        outgoing.put(vmId, new MigrationProgress(MigrationProgress.COMPLETED, 1, 0, 0, 0, null));
+        vms.computeIfPresent(vmId, (k, v) -> state(k, RuntimeState.PAUSED));
+    }
+
+    @Override
+    public MigrationProgress migrationProgress(String vmId) {
+        MigrationProgress p = outgoing.get(vmId);
+        if (p == null) throw new EnclaveException.Conflict("vm " + vmId + " has no migration on host " + info.id());
+        return p;
+    }
+
+    @Override
+    public void cancelMigration(String vmId) {
+        if (outgoing.containsKey(vmId)) {
+            throw new EnclaveException.Conflict("the migration of vm " + vmId + " has already completed");
+        }
+    }
+
+    @Override
+    public void completeIncoming(String vmId) {
+        if (incoming.remove(vmId) != null) {
+            vms.put(vmId, new VmRuntimeStatus(vmId, RuntimeState.RUNNING, true, Instant.now(), null, null));
+        }
+    }
+
+    @Override
+    public void abortIncoming(String vmId) {
+        if (incoming.remove(vmId) != null) vms.remove(vmId);
+    }
+
+    @Override
+    public void release(String vmId) {
+        outgoing.remove(vmId);
+        vms.remove(vmId);
+    }
 
     private static VmRuntimeStatus state(String vmId, RuntimeState state) {
         return new VmRuntimeStatus(vmId, state, false, null, null, null);

@@ -117,4 +117,38 @@ public interface HostAgent {
 
     /** Once ready: swaps the rebuilt copy into the volume in place of the failed one. */
     void completeResync(String vmId, VolumeOnHost volume, VolumeCopy replacement, String replacementDir);
+
+    // ------------------------------------------------------------------ live migration
+
+    /**
+     * Destination: starts the VM's QEMU waiting for an incoming migration, listening on {@code listenAddress}.
+     * With {@code copyStorage} an empty overlay of the disk (same size, same base image) is created and exported
+     * writable over NBD for the source to mirror into; otherwise the disk must already be on shared storage
+     * ({@code spec.diskDir()}). Idempotent: the same VM gets the same target again.
+     */
+    MigrationTarget prepareIncoming(VmRuntimeSpec spec, boolean copyStorage, String listenAddress);
+
+    /**
+     * Source: starts migrating the running VM to {@code target}; with {@code copyStorage} its disk is mirrored
+     * there first. Returns once started; follow it with {@link #migrationProgress}.
+     */
+    void startMigration(String vmId, MigrationTarget target, boolean copyStorage);
+
+    /** Source: the state of the VM's outgoing migration. */
+    MigrationProgress migrationProgress(String vmId);
+
+    /** Source: stops the VM's outgoing migration; the VM keeps running here. */
+    void cancelMigration(String vmId);
+
+    /** Destination, once the source reports completed: the VM is an ordinary VM of this host from now on. */
+    void completeIncoming(String vmId);
+
+    /** Destination: stops the waiting QEMU and removes what {@link #prepareIncoming} created (never a shared disk). */
+    void abortIncoming(String vmId);
+
+    /**
+     * Stops the VM's QEMU here if any and removes its local files, but never a disk on shared storage: for the
+     * source after a completed migration, and for fencing a host that held a VM now running elsewhere.
+     */
+    void release(String vmId);
 }

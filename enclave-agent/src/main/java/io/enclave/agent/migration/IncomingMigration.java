@@ -1,0 +1,140 @@
+package io.enclave.agent.migration;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.enclave.agent.qemu.QmpClient;
+import io.enclave.agent.qemu.QmpException;
+import io.enclave.agent.qemu.VmFiles;
+import io.enclave.core.host.MigrationTarget;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Destination side of one live migration, once the VM's QEMU runs with {@code -incoming defer}: QEMU listens for
+ * the migration stream (and, when the storage is copied, serves its empty disk over NBD) on unix sockets in the
+ * VM's directory, and TCP relays on the listen address carry the source's connections to them. What it set up is
+ * recorded in the VM's {@code incoming.json}, so an agent restarted meanwhile can pick it up again.
+ */
+public final class IncomingMigration implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** The NBD export name and the block node it exports: the boot disk's qcow2 node (see QemuCommandLine). */
+    public static final String DISK_NODE = "disk0";
+    private static final String EXPORT_ID = "migration-disk0";
+
+    /** What {@code incoming.json} holds. */
+    public record Record(boolean copyStorage, String address, int migrationPort, Integer nbdPort) {
+        MigrationTarget target() {
+            return new MigrationTarget(address, migrationPort, nbdPort);
+        }
+    }
+
+    private final String vmId;
+    private final VmFiles files;
+    private final Record record;
+    private final List<TcpRelay> relays;
+
+    private IncomingMigration(String vmId, VmFiles files, Record record, List<TcpRelay> relays) {
+        this.vmId = vmId;
+        this.files = files;
+        this.record = record;
+        this.relays = relays;
+    }
+
+    /** Tells the waiting QEMU where to listen, exports the disk if copied, and opens the relays (port 0: any). */
+    public static IncomingMigration open(String vmId, VmFiles files, boolean copyStorage, String listenAddress) {
+        QmpClient qmp = new QmpClient(files.qmpSocket());
+        qmp.execute("migrate-incoming", Map.of("uri", "unix:" + files.migrationInSocket()));
+        if (copyStorage) {
+            qmp.execute("nbd-server-start", Map.of("addr", Map.of("type", "unix",
+                    "data", Map.of("path", files.nbdInSocket().toString()))));
+            // Exporting activates the node (an incoming QEMU holds its images inactive) so the mirror can write.
+            qmp.execute("block-export-add", Map.of("type", "nbd", "id", EXPORT_ID, "node-name", DISK_NODE,
+                    "name", DISK_NODE, "writable", true));
+        }
+        return relay(vmId, files, new Record(copyStorage, listenAddress, 0, copyStorage ? 0 : null));
+    }
+
+    /** After an agent restart: the relays again, on the ports recorded (QEMU still listens on its sockets). */
+    public static IncomingMigration reopen(String vmId, VmFiles files) {
+        return relay(vmId, files, read(files));
+    }
+
+    private static IncomingMigration relay(String vmId, VmFiles files, Record wanted) {
+        List<TcpRelay> relays = new ArrayList<>();
+        try {
+            TcpRelay migration = TcpRelay.tcpToUnix(vmId + "-mig-in",
+                    new InetSocketAddress(wanted.address(), wanted.migrationPort()), files.migrationInSocket());
+            relays.add(migration);
+            Integer nbdPort = null;
+            if (wanted.copyStorage()) {
+                TcpRelay nbd = TcpRelay.tcpToUnix(vmId + "-nbd-in",
+                        new InetSocketAddress(wanted.address(), wanted.nbdPort()), files.nbdInSocket());
+                relays.add(nbd);
+                nbdPort = nbd.port();
+            }
+            Record record = new Record(wanted.copyStorage(), wanted.address(), migration.port(), nbdPort);
+            Files.writeString(files.incomingFile(), JSON.writeValueAsString(record));
+            return new IncomingMigration(vmId, files, record, relays);
+        } catch (IOException | RuntimeException e) {
+            relays.forEach(TcpRelay::close);
+            throw new IllegalStateException("vm " + vmId + ": cannot open the migration relays: " + e.getMessage(), e);
+        }
+    }
+
+    public static boolean recorded(VmFiles files) {
+        return Files.exists(files.incomingFile());
+    }
+
+    public static Record read(VmFiles files) {
+        try {
+            return JSON.readValue(files.incomingFile().toFile(), Record.class);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read " + files.incomingFile() + ": " + e.getMessage(), e);
+        }
+    }
+
+    public MigrationTarget target() {
+        return record.target();
+    }
+
+    /**
+     * The migration is over and the guest runs here: stops serving the disk, closes the relays and forgets
+     * the record. Works on a QEMU whose agent restarted since (the record says what to stop).
+     */
+    public static void finish(String vmId, VmFiles files, IncomingMigration open) {
+        if (open != null) open.close();
+        if (!recorded(files)) return;
+        if (read(files).copyStorage()) stopNbd(vmId, new QmpClient(files.qmpSocket()));
+        try {
+            Files.deleteIfExists(files.incomingFile());
+            Files.deleteIfExists(files.migrationInSocket());
+            Files.deleteIfExists(files.nbdInSocket());
+        } catch (IOException e) {
+            throw new IllegalStateException("vm " + vmId + ": cannot remove the migration files: " + e.getMessage(), e);
+        }
+    }
+
+    private static void stopNbd(String vmId, QmpClient qmp) {
+        boolean exported = false;
+        for (var export : qmp.execute("query-block-exports")) {
+            if (EXPORT_ID.equals(export.path("id").asText())) exported = true;
+        }
+        if (exported) qmp.execute("block-export-del", Map.of("id", EXPORT_ID));
+        try {
+            qmp.execute("nbd-server-stop");
+        } catch (QmpException e) {
+            // A repeated completeIncoming finds the server already stopped; anything else is an error.
+            if (!e.getMessage().contains("not running")) {
+                throw new IllegalStateException("vm " + vmId + ": cannot stop the NBD server: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        relays.forEach(TcpRelay::close);
+    }
+}

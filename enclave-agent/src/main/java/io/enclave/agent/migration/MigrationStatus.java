@@ -1,0 +1,39 @@
+package io.enclave.agent.migration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.enclave.core.host.MigrationProgress;
+
+/** QEMU's view of a migration ({@code query-migrate}, {@code query-jobs}) as the platform's {@link MigrationProgress}. */
+public final class MigrationStatus {
+
+    private MigrationStatus() {}
+
+    /** Maps QEMU's many migration states onto active / completed / failed / cancelled. */
+    public static String status(String qemuStatus) {
+        return switch (qemuStatus) {
+            case "completed" -> MigrationProgress.COMPLETED;
+            case "failed" -> MigrationProgress.FAILED;
+            case "cancelled" -> MigrationProgress.CANCELLED;
+            // none, setup, active, cancelling, pre-switchover, device, wait-unplug, postcopy-*, colo
+            default -> MigrationProgress.ACTIVE;
+        };
+    }
+
+    /** The RAM phase, from the {@code query-migrate} reply. */
+    public static MigrationProgress fromQueryMigrate(JsonNode info) {
+        JsonNode ram = info.path("ram");
+        String qemuStatus = info.path("status").asText("none");
+        String error = info.hasNonNull("error-desc") ? info.get("error-desc").asText() : null;
+        if (error == null && "failed".equals(qemuStatus)) error = "QEMU reports the migration failed";
+        return new MigrationProgress(status(qemuStatus), info.path("total-time").asLong(0), info.path("downtime").asLong(0),
+                ram.path("transferred").asLong(0), ram.path("remaining").asLong(0), error);
+    }
+
+    /** The disk-mirror phase, from the job's {@code query-jobs} entry (null: not created yet). */
+    public static MigrationProgress fromMirrorJob(JsonNode job) {
+        if (job == null) return new MigrationProgress(MigrationProgress.ACTIVE, 0, 0, 0, 0, null);
+        long done = job.path("current-progress").asLong(0);
+        long total = job.path("total-progress").asLong(0);
+        return new MigrationProgress(MigrationProgress.ACTIVE, 0, 0, done, Math.max(0, total - done), null);
+    }
+}
