@@ -95,7 +95,7 @@ public final class Controller implements AutoCloseable {
         this.images = new ImageService(store, imageProvider, clock);
         this.networks = new NetworkService(store, this::reconcileTenantNetworkSoon, clock);
         NetworkReconciler networkReconciler = new NetworkReconciler(store, hosts, networks,
-                tenantId -> migrations.incomingHosts(tenantId));
+                this::incomingHosts);
         this.networkLoop = new ReconcileLoop("tenant-network", networkReconciler::reconcile,
                 () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)),
                 () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)), 1,
@@ -103,7 +103,7 @@ public final class Controller implements AutoCloseable {
         this.storage = new StorageService(store, hosts, clock);
         VolumeService volumes = new VolumeService(store, storage, clock);
         VmReconciler reconciler = new VmReconciler(store, hosts, new VmLifecycle(settings.guestReadyTimeout()), clock,
-                networkReconciler::forHost, networkLoop::enqueue, volumes::plugBackIn, vmId -> migrations.busy(vmId));
+                networkReconciler::forHost, networkLoop::enqueue, volumes::plugBackIn, this::migrating);
         this.loop = new ReconcileLoop("vm", reconciler::reconcile,
                 () -> store.jdbi().withHandle(h -> store.vms().unconvergedIds(h)),
                 () -> store.jdbi().withHandle(h -> h.createQuery("SELECT id FROM vms").mapTo(String.class).list()),
@@ -112,7 +112,7 @@ public final class Controller implements AutoCloseable {
         this.vms = new VmService(store, scheduler, hosts, loop::enqueue, clock, networks, networkLoop::enqueue);
         this.migrations = new MigrationService(store, hosts, scheduler, new RuntimeSpecs(store, networkReconciler::forHost),
                 networkReconciler::reconcile, loop::enqueue, networkLoop::enqueue, clock);
-        this.sweeper = new OrphanSweeper(store, vmId -> migrations.busy(vmId));
+        this.sweeper = new OrphanSweeper(store, this::migrating);
         this.highAvailability = new HighAvailability(store, scheduler, clock, settings.fenceWait(), housekeeping,
                 loop::enqueue, networkLoop::enqueue);
         this.maintenance = new Maintenance(store, migrations);
@@ -171,6 +171,15 @@ public final class Controller implements AutoCloseable {
         } catch (RuntimeException e) {
             log.error("watching hosts failed: {}", e.getMessage(), e);
         }
+    }
+
+    // Through methods: the reconcilers are built before the migration service they consult.
+    private boolean migrating(String vmId) {
+        return migrations.busy(vmId);
+    }
+
+    private java.util.Set<String> incomingHosts(String tenantId) {
+        return migrations.incomingHosts(tenantId);
     }
 
     private void housekeeping() {

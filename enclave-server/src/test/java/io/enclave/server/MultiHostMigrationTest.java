@@ -100,8 +100,11 @@ class MultiHostMigrationTest {
         // A TCP stream from the guest to a receiver outside (on the public network of the host it leaves).
         try (OutsideWorld outside = new OutsideWorld(new NetNames(from.netPrefix))) {
             Path received = Files.createTempFile(dc.dir, "stream", ".txt");
-            Process receiver = new ProcessBuilder("ip", "netns", "exec", outside.namespace, "nc", "-l", "-p", "9000")
-                    .redirectOutput(received.toFile()).start();
+            Process receiver = new ProcessBuilder("ip", "netns", "exec", outside.namespace, "python3", "-c",
+                    "import socket,sys\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                            + "s.bind(('" + OutsideWorld.IP + "',9000));s.listen(1);c,a=s.accept()\n"
+                            + "f=open(sys.argv[1],'wb')\nwhile True:\n d=c.recv(65536)\n if not d: break\n f.write(d);f.flush()",
+                    received.toString()).start();
             try {
                 awaitListening(outside.namespace, 9000);
                 shell(t, mover, "(i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done) | nc " + OutsideWorld.IP

@@ -248,6 +248,22 @@ public final class QemuHostAgent implements HostAgent {
         }
     }
 
+    /**
+     * Self-fencing: stops now every VM whose disk is on shared storage, because a controller that lost this
+     * host restarts such VMs elsewhere. VMs on this host's own storage keep running. Returns the ids stopped.
+     */
+    public List<String> stopSharedStorageVms() {
+        List<String> stopped = new java.util.ArrayList<>();
+        for (String vmId : listVms()) {
+            VmFiles files = files(vmId);
+            if (!files.sharedDisk() || alivePid(files).isEmpty()) continue;
+            ProcessHandle.of(alivePid(files).get()).ifPresent(ProcessHandle::destroyForcibly);
+            log.warn("vm {}: QEMU killed by self-fencing (its disk {} is on shared storage)", vmId, files.disk());
+            stopped.add(vmId);
+        }
+        return stopped;
+    }
+
     @Override
     public void reset(String vmId) {
         VmFiles files = files(vmId);

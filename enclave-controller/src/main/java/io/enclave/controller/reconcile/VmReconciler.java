@@ -90,6 +90,14 @@ public final class VmReconciler {
         Optional<Vm> found = store.jdbi().withHandle(h -> store.vms().find(h, Scope.ALL_TENANTS, vmId));
         if (found.isEmpty()) return Result.DONE;
         Vm vm = found.get();
+        boolean hostDown = store.jdbi().withHandle(h -> store.hosts().find(h, vm.hostId()))
+                .map(row -> !"up".equals(row.status())).orElse(false);
+        if (hostDown) {
+            // Nothing to do until it is back (or its HA VMs are re-placed); say so instead of failing.
+            String message = "host " + vm.hostId() + " is down";
+            if (!message.equals(vm.message()) || vm.guestReady()) record(vm, vm.phase(), vm.observedGeneration(), false, message);
+            return Result.requeueAfter(Duration.ofSeconds(5));
+        }
         Optional<HostAgent> agent = hosts.get(vm.hostId());
         if (agent.isEmpty()) {
             record(vm, vm.phase(), vm.observedGeneration(), false, "host " + vm.hostId() + " is not reachable");

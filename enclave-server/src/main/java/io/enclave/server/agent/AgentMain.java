@@ -1,6 +1,7 @@
 package io.enclave.server.agent;
 
 import io.enclave.agent.exec.ProcessCommandRunner;
+import io.enclave.agent.qemu.QemuHostAgent;
 import io.enclave.core.Ids;
 import io.enclave.core.host.HostAgent;
 import io.enclave.server.HostOptions;
@@ -45,6 +46,12 @@ public final class AgentMain implements Callable<Integer> {
     @Option(names = "--heartbeat-seconds", defaultValue = "2", description = "Default: ${DEFAULT-VALUE}")
     int heartbeatSeconds;
 
+    @Option(names = "--self-fence-seconds", defaultValue = "8",
+            description = "Cut off from the controller this long, kill the VMs whose disks are on shared storage (the"
+                    + " controller restarts them elsewhere); 0 never. Keep it below the controller's --host-dead-seconds"
+                    + " plus --fence-wait-seconds. Default: ${DEFAULT-VALUE}")
+    int selfFenceSeconds;
+
     @CommandLine.Mixin
     HostOptions host = new HostOptions();
 
@@ -74,7 +81,9 @@ public final class AgentMain implements Callable<Integer> {
         String underlay = host.underlayAddress();
         ControllerLink link = new ControllerLink(controllerUrl, joinToken,
                 new ControllerLink.Identity(agent.info(), agentUrl, secret, underlay, host.sharedStorageName(),
-                        host.sharedStoragePath()), Duration.ofSeconds(heartbeatSeconds), null, null);
+                        host.sharedStoragePath()), Duration.ofSeconds(heartbeatSeconds),
+                selfFenceSeconds > 0 && agent instanceof QemuHostAgent ? Duration.ofSeconds(selfFenceSeconds) : null,
+                () -> ((QemuHostAgent) agent).stopSharedStorageVms());
         try {
             link.start(Duration.ofMinutes(5));
         } catch (ControllerLink.JoinRefused e) {
