@@ -254,6 +254,45 @@ class MultiHostMigrationTest {
         assertThat(Files.exists(shared.resolve("vms").resolve(ha).resolve("disk.qcow2"))).isTrue();
     }
 
+    @Test
+    @Order(6)
+    void aHostCutOffFencesItselfBeforeItsHaVmIsRestartedElsewhere() {
+        DataCentre.Host cutOff = hostOf(ha);
+        DataCentre.Host survivor = other(cutOff);
+        awaitGuestReady(t, ha);
+        long oldPid = qemuPid(cutOff, ha);
+        cutOff.partition();
+        try {
+            long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+            boolean selfFenced = false;
+            while (System.nanoTime() < deadline) {
+                List<String> qemus = SH.run(List.of("pgrep", "-f", "qemu-system.*" + ha), Duration.ofSeconds(5)).stdout()
+                        .strip().lines().toList();
+                assertThat(qemus.size()).as("never two QEMUs of the HA VM: %s", qemus).isLessThanOrEqualTo(1);
+                selfFenced |= ProcessHandle.of(oldPid).isEmpty();
+                if (t.get("/v1/vms/" + ha).get("hostId").asText().equals(survivor.id()) && qemus.size() == 1
+                        && !qemus.contains(Long.toString(oldPid))) {
+                    break;
+                }
+                InProcessEnclave.sleep(200);
+            }
+            assertThat(selfFenced).as("the cut-off host killed its HA VM itself").isTrue();
+            assertThat(t.get("/v1/vms/" + ha).get("hostId").asText()).isEqualTo(survivor.id());
+        } finally {
+            cutOff.heal();
+        }
+        awaitGuestReady(t, ha);
+        assertThat(shell(t, ha, "cat /root/ha-note").get("stdout").asText()).isEqualTo("survives-the-host\n");
+        long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < until && dc.admin.get("/v1/hosts/" + cutOff.id()).get("fenced").asBoolean()) {
+            InProcessEnclave.sleep(500);
+        }
+        assertThat(dc.admin.get("/v1/hosts/" + cutOff.id()).get("status").asText()).isEqualTo("up");
+        assertThat(dc.admin.get("/v1/hosts/" + cutOff.id()).get("fenced").asBoolean()).isFalse();
+        assertThat(SH.run(List.of("pgrep", "-f", "qemu-system.*" + ha), Duration.ofSeconds(5)).stdout().strip().lines().count())
+                .isEqualTo(1);
+    }
+
     static void awaitMaintenance(DataCentre.Host host, String state) {
         long deadline = System.nanoTime() + Duration.ofMinutes(4).toNanos();
         while (System.nanoTime() < deadline) {

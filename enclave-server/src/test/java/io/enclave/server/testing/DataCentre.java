@@ -59,7 +59,7 @@ public final class DataCentre implements AutoCloseable {
                     AgentMain.class.getName(), "--data-dir", dataDir.toString(), "--images-dir", images.toString(),
                     "--controller", "http://" + CONTROLLER_ADDRESS + ":" + controller.port() + "/v1",
                     "--join-token", JOIN_TOKEN, "--listen", address, "--port", "8471", "--name", "host" + index,
-                    "--net-prefix", netPrefix, "--accel", "tcg", "--heartbeat-seconds", "1"));
+                    "--net-prefix", netPrefix, "--accel", "tcg", "--heartbeat-seconds", "1", "--self-fence-seconds", "3"));
             if (sharedStorage != null) cmd.add("--shared-storage=dc-shared=" + sharedStorage);
             try {
                 Files.createDirectories(dataDir);
@@ -99,6 +99,15 @@ public final class DataCentre implements AutoCloseable {
             if (agent != null) agent.destroyForcibly();
             run.run(List.of("pkill", "-9", "-f", dataDir.toString()), T);
             waitFor();
+        }
+
+        /** Cuts the host off the underlay (its agent and VMs keep running, unreachable). */
+        public void partition() {
+            run.runChecked(List.of("ip", "-n", netns, "link", "set", "eth0", "down"), T);
+        }
+
+        public void heal() {
+            run.runChecked(List.of("ip", "-n", netns, "link", "set", "eth0", "up"), T);
         }
 
         /** Only the agent process dies (kill -9); its VMs keep running. */
