@@ -83,6 +83,13 @@ public final class Controller implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
+    /** Its own thread: a host that hangs a call must not delay noticing that other hosts died. */
+    private final ScheduledExecutorService hostWatch = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "controller-host-watch");
+        t.setDaemon(true);
+        return t;
+    });
+    private final java.util.Set<String> sweeping = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private int port;
 
     public Controller(Database database, ImageProvider imageProvider, Settings settings) {
@@ -155,7 +162,7 @@ public final class Controller implements AutoCloseable {
         networkLoop.start();
         loop.start();
         housekeeping.scheduleWithFixedDelay(this::housekeeping, 10, 10, TimeUnit.SECONDS);
-        housekeeping.scheduleWithFixedDelay(this::watchHosts, 1, 1, TimeUnit.SECONDS);
+        hostWatch.scheduleWithFixedDelay(this::watchHosts, 1, 1, TimeUnit.SECONDS);
         port = api.start(settings.listenHost(), settings.port());
         log.info("controller listening on http://{}:{}/v1", settings.listenHost(), port);
     }
@@ -186,17 +193,22 @@ public final class Controller implements AutoCloseable {
         for (var row : hostService.list()) {
             if (!"up".equals(row.status())) continue;
             HostAgent agent = hosts.get(row.id()).orElse(null);
-            if (agent == null) continue;
-            try {
-                sweeper.sweep(agent);
-                if (row.fenced() && sweeper.holdsOnlyItsOwn(agent)) {
-                    // It came back after its HA VMs were restarted elsewhere; the sweep released them here.
-                    store.jdbi().useTransaction(h -> store.hosts().setFenced(h, row.id(), false));
-                    log.info("host {}: back after being fenced; what it still held is released, it takes VMs again", row.id());
+            // One virtual thread per host, at most one sweep per host at a time: a slow host delays only itself.
+            if (agent == null || !sweeping.add(row.id())) continue;
+            Thread.ofVirtual().name("sweep-" + row.id()).start(() -> {
+                try {
+                    sweeper.sweep(agent);
+                    if (row.fenced() && sweeper.holdsOnlyItsOwn(agent)) {
+                        // It came back after its HA VMs were restarted elsewhere; the sweep released them here.
+                        store.jdbi().useTransaction(h -> store.hosts().setFenced(h, row.id(), false));
+                        log.info("host {}: back after being fenced; what it still held is released, it takes VMs again", row.id());
+                    }
+                } catch (RuntimeException e) {
+                    log.error("host {}: housekeeping failed: {}", row.id(), e.getMessage());
+                } finally {
+                    sweeping.remove(row.id());
                 }
-            } catch (RuntimeException e) {
-                log.error("host {}: housekeeping failed: {}", row.id(), e.getMessage(), e);
-            }
+            });
         }
         try {
             // A device that failed degrades its volumes without anyone having to look.
@@ -240,6 +252,7 @@ public final class Controller implements AutoCloseable {
         maintenance.close();
         migrations.close();
         housekeeping.shutdownNow();
+        hostWatch.shutdownNow();
         loop.close();
         networkLoop.close();
         database.close();

@@ -20,8 +20,14 @@ import java.time.Duration;
  */
 public final class RemoteHostAgent implements InvocationHandler {
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
-    /** Long enough for the slowest agent call (starting a firewall appliance, a guest command's own timeout). */
-    private static final Duration CALL_TIMEOUT = Duration.ofMinutes(10);
+    /** Reads and quick changes: a host that does not answer in this time is treated as unreachable. */
+    private static final Duration QUICK_CALL = Duration.ofSeconds(30);
+    /** Calls that do real work on the host (start QEMU, boot a firewall appliance, copy a disk). */
+    private static final Duration SLOW_CALL = Duration.ofMinutes(10);
+    private static final java.util.Set<String> SLOW = java.util.Set.of("createDisk", "start", "applyNetworking",
+            "removeNetworking", "destroy", "release", "createVolume", "growVolume", "deleteVolume", "attachVolume",
+            "detachVolume", "createSnapshot", "revertSnapshot", "deleteSnapshot", "resyncDetached", "startResync",
+            "completeResync", "registerDevice", "prepareIncoming", "startMigration", "completeIncoming", "abortIncoming");
 
     private final HostInfo info;
     private final URI base;
@@ -51,9 +57,14 @@ public final class RemoteHostAgent implements InvocationHandler {
         };
     }
 
+    private static Duration timeout(Method method, Object[] args) {
+        if (method.getName().equals("exec") && args != null && args[2] instanceof Duration d) return d.plus(QUICK_CALL);
+        return SLOW.contains(method.getName()) ? SLOW_CALL : QUICK_CALL;
+    }
+
     private Object call(Method method, Object[] args) {
         HttpRequest request = HttpRequest.newBuilder(base.resolve(AgentWire.CALL_PATH.substring(1) + method.getName()))
-                .timeout(CALL_TIMEOUT)
+                .timeout(timeout(method, args))
                 .header("Authorization", "Bearer " + secret)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(AgentWire.encodeArgs(args)))

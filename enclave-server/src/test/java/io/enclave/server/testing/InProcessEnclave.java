@@ -122,6 +122,11 @@ public final class InProcessEnclave implements AutoCloseable {
         }
     }
 
+    /** The tiny image in {@code imagesDir}, for tests that build their own controller. */
+    public static void makeTinyImageForTests(Path imagesDir) throws IOException {
+        makeTinyImage(imagesDir.resolve(TINY_IMAGE));
+    }
+
     /** A firmware-boot qcow2 with no OS: real for QEMU, cheap, and boots nothing. */
     static void makeTinyImage(Path imageDir) throws IOException {
         Files.createDirectories(imageDir);
