@@ -66,6 +66,47 @@ class CommandsTest {
     }
 
     @Test
+    void vmCreateSendsPlacementWishes() throws IOException {
+        api.on("POST", "/vms", 202, "{\"vm\":" + vm("vm-1", "db") + ",\"operation\":{\"id\":\"op-1\",\"status\":\"pending\"}}");
+
+        Cli.Result r = Cli.run(api.env(), "vm", "create", "db", "--vcpus", "1", "--memory-mib", "256", "--disk-gib", "2",
+                "--image", "alpine", "--anti-affinity", "db", "--storage", "shared", "--ha");
+
+        assertThat(r.exitCode()).isZero();
+        assertThat(json(api.requests().getFirst().body())).isEqualTo(json("""
+                {"name":"db","vcpus":1,"memoryMib":256,"diskGib":2,"image":"alpine","highlyAvailable":true,
+                 "antiAffinityGroup":"db","storage":"shared"}"""));
+    }
+
+    @Test
+    void vmMigrateSendsTheDestinationAndTheCopyRefusal() throws IOException {
+        api.on("POST", "/vms/vm-1/migrate", 202, "{\"id\":\"op-9\",\"kind\":\"migrate_vm\",\"status\":\"pending\"}");
+
+        Cli.Result r = Cli.run(api.env(), "vm", "migrate", "vm-1", "--to", "host-b", "--no-copy-storage");
+
+        assertThat(r.exitCode()).isZero();
+        assertThat(json(api.requests().getFirst().body())).isEqualTo(json("{\"hostId\":\"host-b\",\"copyStorage\":false}"));
+        assertThat(r.out()).contains("op-9").contains("migrate_vm");
+    }
+
+    @Test
+    void hostMaintenanceOnAndOff() throws IOException {
+        String host = "{\"id\":\"host-a\",\"name\":\"a\",\"status\":\"up\",\"maintenance\":\"draining\"}";
+        api.on("POST", "/hosts/host-a/maintenance", 202, host)
+                .on("DELETE", "/hosts/host-a/maintenance", 200, host.replace("draining", "none"));
+
+        Cli.Result on = Cli.run(api.env(), "host", "maintenance", "host-a", "on");
+        Cli.Result off = Cli.run(api.env(), "host", "maintenance", "host-a", "off");
+        Cli.Result bad = Cli.run(api.env(), "host", "maintenance", "host-a", "sideways");
+
+        assertThat(on.out()).containsPattern("(?m)^maintenance: +draining$");
+        assertThat(off.out()).containsPattern("(?m)^maintenance: +none$");
+        assertThat(bad.exitCode()).isNotZero();
+        assertThat(bad.err()).contains("on or off");
+        assertThat(api.requests()).extracting(FakeApi.Request::method).containsExactly("POST", "DELETE");
+    }
+
+    @Test
     void vmListAllFollowsTheNextCursor() throws IOException {
         api.on("GET", "/vms", 200, "{\"items\":[" + vm("vm-1", "a") + "," + vm("vm-2", "b") + "],\"next\":\"vm-2\"}")
                 .on("GET", "/vms", 200, "{\"items\":[" + vm("vm-3", "c") + "],\"next\":null}");
