@@ -191,6 +191,28 @@ class LiveMigrationTest {
         }
     }
 
+    /** The fallback when the destination fails after the source completed: drop it, resume the source. */
+    @Test
+    void resumesOnTheSourceWhenTheDestinationIsLostAfterCompletion() throws Exception {
+        Path shared = root.resolve("shared").resolve("lost");
+        VmRuntimeSpec spec = spec(256, shared.toString());
+        boot(source, spec);
+        String md5 = writeData(source, spec.vmId());
+        startCounter(source, spec.vmId());
+        MigrationTarget target = destination.prepareIncoming(spec, false, "127.0.0.1");
+        migrate(spec.vmId(), target, false, "shared storage, destination then lost");
+        destination.abortIncoming(spec.vmId());
+        assertThat(shared.resolve("disk.qcow2")).as("abortIncoming keeps the shared disk").exists();
+        assertThat(source.status(spec.vmId()).state()).isEqualTo(RuntimeState.PAUSED);
+        source.resume(spec.vmId());
+        assertThat(source.status(spec.vmId()).state()).isEqualTo(RuntimeState.RUNNING);
+        long c1 = counter(source, spec.vmId());
+        Thread.sleep(1000);
+        assertThat(counter(source, spec.vmId())).isGreaterThan(c1);
+        assertThat(md5sum(source, spec.vmId(), true)).isEqualTo(md5);
+        sh(source, spec.vmId(), "echo after > /mig-after && sync");
+    }
+
     @Test
     void cancelledMigrationLeavesTheVmOnTheSource() throws Exception {
         VmRuntimeSpec spec = spec(256, null);
