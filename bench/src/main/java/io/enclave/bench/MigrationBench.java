@@ -27,8 +27,8 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>Per hop: QEMU's total-time and downtime (source side: guest stopped until the last byte was sent);
  * "resume lag": the destination's RESUME event (its timestamp) minus the moment the source's query-migrate first
- * answered completed (polled every 5 ms; the monitor blocks during the final stage, so that answer comes at
- * completion); the guest's pause is about downtime + resume lag. End-to-end: startMigration until the agent
+ * answered completed (polled every 5 ms, so up to ~5 ms late plus the QMP round trip); the guest's pause is
+ * about downtime + resume lag. End-to-end: startMigration until the agent
  * reports completed (incl. disk mirror, relay drain, mirror cancel).
  */
 public final class MigrationBench {
@@ -45,7 +45,9 @@ public final class MigrationBench {
         QemuHostAgent b = agent(root, "b");
         try {
             for (long mib : sizes) {
-                for (boolean copy : new boolean[] {false, true}) {
+                for (boolean copy : System.getProperty("bench.modes", "shared,copied").contains("shared")
+                        ? (System.getProperty("bench.modes", "shared,copied").contains("copied") ? new boolean[] {false, true} : new boolean[] {false})
+                        : new boolean[] {true}) {
                     String vmId = String.format("vm-b%011x", System.nanoTime() & 0xffffffffffL);
                     VmRuntimeSpec spec = new VmRuntimeSpec(vmId, "t-bench", "bench", 1, mib, 1, image)
                             .withDiskDir(copy ? null : root.resolve("shared").resolve(vmId).toString());
@@ -90,12 +92,17 @@ public final class MigrationBench {
             CompletableFuture<JsonNode> resume = CompletableFuture.supplyAsync(
                     () -> events.awaitEvent("RESUME", e -> true, Duration.ofMinutes(5)), r -> Thread.ofVirtual().start(r));
             long t0 = System.nanoTime();
+            long t0Micros = nowMicros();
             from.startMigration(spec.vmId(), target, copy);
             long srcDoneMicros;
             QmpClient src = new QmpClient(srcQmp);
+            // A QEMU that itself came in by migration answers "completed" (its incoming one) until the new
+            // migration starts: count only a completed that follows this migration's own setup/active.
+            boolean started = false;
             while (true) {
                 String status = src.execute("query-migrate").path("status").asText();
-                if ("completed".equals(status)) {
+                if ("setup".equals(status) || "active".equals(status)) started = true;
+                if (started && "completed".equals(status)) {
                     srcDoneMicros = nowMicros();
                     break;
                 }
@@ -114,6 +121,10 @@ public final class MigrationBench {
             to.completeIncoming(spec.vmId());
             from.release(spec.vmId());
             double lagMs = (resumeMicros - srcDoneMicros) / 1000.0;
+            if (Boolean.getBoolean("bench.raw")) {
+                System.out.printf("raw: srcDone %+d us, resume %+d us after start; resume event %s%n", srcDoneMicros - t0Micros,
+                        resumeMicros - t0Micros, ts);
+            }
             total.add(p.totalMs());
             downtime.add(p.downtimeMs());
             lag.add(lagMs);
@@ -135,13 +146,21 @@ public final class MigrationBench {
 
     static boolean healthy(QemuHostAgent agent, String vmId) throws InterruptedException {
         try {
-            long c1 = Long.parseLong(sh(agent, vmId, "cat /tmp/c").stdout().strip());
+            long c1 = counter(agent, vmId);
             Thread.sleep(500);
-            long c2 = Long.parseLong(sh(agent, vmId, "cat /tmp/c").stdout().strip());
-            return c2 > c1;
+            return counter(agent, vmId) > c1;
         } catch (RuntimeException e) {
             System.out.println("guest check failed: " + e.getMessage());
             return false;
+        }
+    }
+
+    /** The loop truncates then writes /tmp/c: an empty read is retried. */
+    static long counter(QemuHostAgent agent, String vmId) throws InterruptedException {
+        for (int attempt = 0; ; attempt++) {
+            String value = sh(agent, vmId, "cat /tmp/c").stdout().strip();
+            if (!value.isEmpty() || attempt == 5) return Long.parseLong(value);
+            Thread.sleep(20);
         }
     }
 
