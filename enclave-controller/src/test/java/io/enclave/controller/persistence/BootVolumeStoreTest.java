@@ -78,7 +78,9 @@ class BootVolumeStoreTest {
             assertThat(store.jdbi().withHandle(h -> store.tenants().usage(h, t.id())).diskGib()).isEqualTo(5 + 1 + 3);
 
             store.jdbi().useTransaction(h -> store.vms().delete(h, vm.id()));
-            assertThat(store.jdbi().withHandle(h -> store.volumes().find(h, Scope.ALL_TENANTS, volume.id()))).isEmpty();
+            java.util.Optional<VolumeRepository.VolumeRow> gone =
+                    store.jdbi().withHandle(h -> store.volumes().find(h, Scope.ALL_TENANTS, volume.id()));
+            assertThat(gone).isEmpty();
             Volume left = store.jdbi().withHandle(h -> store.volumes().find(h, Scope.ALL_TENANTS, data.id())).orElseThrow()
                     .volume();
             assertThat(left.attachedVmId()).isNull();
