@@ -187,9 +187,12 @@ public final class QemuHostAgent implements HostAgent {
     /** The boot volume's copies as overlays of the image's base file; nothing is done when they are all there. */
     private void createBootVolume(VmRuntimeSpec spec) {
         VolumeOnHost volume = spec.bootVolume();
-        storageDriver().createBootVolume(VolumeLayout.of(volume), Path.of(spec.image().diskPath()), spec.image().diskFormat());
-        log.info("vm {} (tenant {}): boot volume {} ready, {} GiB x {} copies over {}", spec.vmId(), spec.tenantId(),
-                volume.volume().id(), spec.diskGib(), volume.volume().copies(), spec.image().diskPath());
+        boolean created = storageDriver().createBootVolume(VolumeLayout.of(volume), Path.of(spec.image().diskPath()),
+                spec.image().diskFormat());
+        if (created) {
+            log.info("vm {} (tenant {}): boot volume {} created, {} GiB x {} copies over {}", spec.vmId(),
+                    spec.tenantId(), volume.volume().id(), spec.diskGib(), volume.volume().copies(), spec.image().diskPath());
+        }
     }
 
     @Override

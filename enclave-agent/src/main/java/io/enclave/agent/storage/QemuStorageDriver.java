@@ -159,10 +159,10 @@ public final class QemuStorageDriver implements StorageDriver {
     }
 
     @Override
-    public void createBootVolume(VolumeLayout layout, Path baseFile, String baseFormat) {
+    public boolean createBootVolume(VolumeLayout layout, Path baseFile, String baseFormat) {
         List<CopyLocation> copies = layout.inSyncCopies();
         List<CopyLocation> present = copies.stream().filter(c -> Files.exists(c.file(layout.volumeId()))).toList();
-        if (present.size() == copies.size()) return;
+        if (present.size() == copies.size()) return false;
         if (!present.isEmpty()) {
             // Never an empty overlay next to copies that hold the guest's data: the quorum would vote on garbage.
             throw new EnclaveException.Conflict("boot volume " + layout.volumeId() + " has copies "
@@ -187,6 +187,7 @@ public final class QemuStorageDriver implements StorageDriver {
                 Files.move(partials.get(i), file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
                 renamed.add(file);
             }
+            return true;
         } catch (IOException e) {
             partials.forEach(QemuStorageDriver::deleteQuietly);
             renamed.forEach(QemuStorageDriver::deleteQuietly);

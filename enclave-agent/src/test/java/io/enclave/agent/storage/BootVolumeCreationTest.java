@@ -54,7 +54,7 @@ class BootVolumeCreationTest {
 
     @Test
     void everyCopyIsAnOverlayOfTheBaseImageOfTheVolumesSize() throws Exception {
-        driver.createBootVolume(layout, base, "qcow2");
+        assertThat(driver.createBootVolume(layout, base, "qcow2")).isTrue();
         for (CopyLocation copy : layout.copies()) {
             Path file = copy.file(layout.volumeId());
             JsonNode info = new ObjectMapper().readTree(runner.runChecked(List.of("qemu-img", "info", "--output=json",
@@ -77,7 +77,7 @@ class BootVolumeCreationTest {
         runner.runChecked(List.of("qemu-io", "-f", "qcow2", "-c", "write -P 0x77 0 64k", first.toString()),
                 Duration.ofSeconds(20));
         var modified = Files.getLastModifiedTime(first);
-        driver.createBootVolume(layout, base, "qcow2");
+        assertThat(driver.createBootVolume(layout, base, "qcow2")).isFalse();
         assertThat(Files.getLastModifiedTime(first)).isEqualTo(modified);
         QemuStorageDriverTest.assertPatternOk(runner.run(List.of("qemu-io", "-f", "qcow2", "-c", "read -P 0x77 0 64k",
                 first.toString()), Duration.ofSeconds(20)).stdout());
