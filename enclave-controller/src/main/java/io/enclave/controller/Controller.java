@@ -116,7 +116,7 @@ public final class Controller implements AutoCloseable {
                 () -> store.jdbi().withHandle(h -> h.createQuery("SELECT id FROM vms").mapTo(String.class).list()),
                 settings.reconcileWorkers(), settings.resyncEvery());
         Scheduler scheduler = new Scheduler(settings.cpuOvercommit(), settings.memoryOvercommit());
-        this.vms = new VmService(store, scheduler, hosts, loop::enqueue, clock, networks, networkLoop::enqueue);
+        this.vms = new VmService(store, scheduler, hosts, loop::enqueue, clock, networks, networkLoop::enqueue, storage);
         this.migrations = new MigrationService(store, hosts, scheduler, new RuntimeSpecs(store, networkReconciler::forHost),
                 networkReconciler::reconcile, loop::enqueue, networkLoop::enqueue, clock);
         this.sweeper = new OrphanSweeper(store, this::migrating);

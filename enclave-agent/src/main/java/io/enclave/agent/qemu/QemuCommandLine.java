@@ -1,5 +1,7 @@
 package io.enclave.agent.qemu;
 
+import io.enclave.agent.storage.BlockGraph;
+import io.enclave.agent.storage.VolumeLayout;
 import io.enclave.core.host.BootImage;
 import io.enclave.core.host.VmNic;
 import io.enclave.core.host.VmRuntimeSpec;
@@ -39,10 +41,21 @@ public final class QemuCommandLine {
             add(argv, "-append", cmdline);
         }
 
-        add(argv, "-blockdev", "driver=file,filename=" + files.disk() + ",node-name=disk0-file");
-        add(argv, "-blockdev", "driver=qcow2,file=disk0-file,node-name=disk0");
         // With direct kernel boot the kernel loader holds boot index 0; otherwise the disk boots first.
-        add(argv, "-device", "virtio-blk-pci,drive=disk0,id=disk0-dev" + (image.directKernelBoot() ? "" : ",bootindex=0"));
+        String bootIndex = image.directKernelBoot() ? "" : ",bootindex=0";
+        if (spec.bootVolume() == null) {
+            add(argv, "-blockdev", "driver=file,filename=" + files.disk() + ",node-name=disk0-file");
+            add(argv, "-blockdev", "driver=qcow2,file=disk0-file,node-name=disk0");
+            add(argv, "-device", "virtio-blk-pci,drive=disk0,id=disk0-dev" + bootIndex);
+        } else {
+            // The boot volume gets the graph, node names and device id a hot-plugged volume gets, so snapshots,
+            // failure handling and resync of attached volumes work on it unchanged.
+            VolumeLayout layout = VolumeLayout.of(spec.bootVolume());
+            BlockGraph graph = BlockGraph.of(layout);
+            argv.addAll(graph.commandLineArgs());
+            add(argv, "-device", "virtio-blk-pci,drive=" + graph.top() + ",id=" + layout.qdevId() + ",serial="
+                    + layout.serial() + bootIndex);
+        }
 
         add(argv, "-chardev", "socket,id=serial0,path=" + files.consoleSocket()
                 + ",server=on,wait=off,logfile=" + files.consoleLog() + ",logappend=on");

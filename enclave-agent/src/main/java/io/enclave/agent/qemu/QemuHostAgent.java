@@ -149,7 +149,7 @@ public final class QemuHostAgent implements HostAgent {
                 return new VmRuntimeStatus(vmId, RuntimeState.PROCESS_DIED, false, bootedAt, stopRequestedAt,
                         lastLines(files.qemuLog(), 400));
             }
-            if (Files.exists(files.disk())) {
+            if (Files.exists(files.disk()) || BootVolumeRecord.exists(files)) {
                 return new VmRuntimeStatus(vmId, RuntimeState.DEFINED, false, null, null, null);
             }
             return VmRuntimeStatus.absent(vmId);
@@ -161,6 +161,12 @@ public final class QemuHostAgent implements HostAgent {
         VmFiles files = files(spec);
         synchronized (lock(spec.vmId())) {
             rememberDisk(spec, files);
+            if (spec.bootVolume() != null) {
+                createBootVolume(spec);
+                // Only once its copies exist: from then on the VM is defined here and destroy removes them.
+                BootVolumeRecord.remember(files, spec.vmId(), spec.bootVolume());
+                return;
+            }
             if (Files.exists(files.disk())) return;
             try {
                 Files.createDirectories(files.disk().getParent());
@@ -178,12 +184,23 @@ public final class QemuHostAgent implements HostAgent {
         }
     }
 
+    /** The boot volume's copies as overlays of the image's base file; nothing is done when they are all there. */
+    private void createBootVolume(VmRuntimeSpec spec) {
+        VolumeOnHost volume = spec.bootVolume();
+        boolean created = storageDriver().createBootVolume(VolumeLayout.of(volume), Path.of(spec.image().diskPath()),
+                spec.image().diskFormat());
+        if (created) {
+            log.info("vm {} (tenant {}): boot volume {} created, {} GiB x {} copies over {}", spec.vmId(),
+                    spec.tenantId(), volume.volume().id(), spec.diskGib(), volume.volume().copies(), spec.image().diskPath());
+        }
+    }
+
     @Override
     public void start(VmRuntimeSpec spec) {
         VmFiles files = files(spec);
         synchronized (lock(spec.vmId())) {
             if (alivePid(files).isPresent()) return;
-            if (!Files.exists(files.disk())) createDisk(spec);
+            if (spec.bootVolume() != null || !Files.exists(files.disk())) createDisk(spec);
             rememberDisk(spec, files);
             launch(spec, files, List.of());
             log.info("vm {} (tenant {}): QEMU started, pid {}", spec.vmId(), spec.tenantId(),
@@ -293,7 +310,12 @@ public final class QemuHostAgent implements HostAgent {
     public void destroy(String vmId) {
         synchronized (lock(vmId)) {
             VmFiles files = files(vmId);
+            Optional<VolumeOnHost> bootVolume = BootVolumeRecord.read(files, vmId);
             removeFromHost(vmId, files);
+            bootVolume.ifPresent(volume -> {
+                storageDriver().deleteVolume(VolumeLayout.of(volume));
+                log.info("vm {}: removed its boot volume {}", vmId, volume.volume().id());
+            });
             if (files.sharedDisk()) {
                 try {
                     Files.deleteIfExists(files.disk());
@@ -373,6 +395,10 @@ public final class QemuHostAgent implements HostAgent {
                 return reopened.target();
             }
             if (alive) throw new EnclaveException.Conflict("vm " + vmId + " is already running on host " + info.id());
+            if (spec.bootVolume() != null) {
+                throw new EnclaveException.Conflict("vm " + vmId + " boots from volume " + spec.bootVolume().volume().id()
+                        + ": live migration of a VM with a boot volume is not supported yet");
+            }
             if (copyStorage && spec.diskDir() != null) {
                 throw new EnclaveException.InvalidRequest("copyStorage", "vm " + vmId + " has its disk on shared storage ("
                         + spec.diskDir() + "): migrate it without copying storage");
@@ -646,10 +672,31 @@ public final class QemuHostAgent implements HostAgent {
 
     @Override
     public void completeResync(String vmId, VolumeOnHost volume, VolumeCopy replacement, String replacementDir) {
-        storageDriver().completeResync(runningQmp(vmId), layout(volume), location(replacement, replacementDir),
-                Duration.ofSeconds(30));
+        VolumeLayout rebuilt = storageDriver().completeResync(runningQmp(vmId), layout(volume),
+                location(replacement, replacementDir), Duration.ofSeconds(30));
+        rememberRebuiltBootVolume(vmId, volume, rebuilt, replacement, replacementDir);
         log.info("volume {} (tenant {}): copy {} rebuilt live on device {}", volume.volume().id(),
                 volume.volume().tenantId(), replacement.index(), replacement.deviceId());
+    }
+
+    /**
+     * A rebuilt copy of the VM's boot volume has a new file: the record must name it, or a later destroy would
+     * delete the old (already gone) file and leave the new one.
+     */
+    private void rememberRebuiltBootVolume(String vmId, VolumeOnHost volume, VolumeLayout rebuilt, VolumeCopy replacement,
+            String replacementDir) {
+        VmFiles files = files(vmId);
+        synchronized (lock(vmId)) {
+            Optional<VolumeOnHost> boot = BootVolumeRecord.read(files, vmId);
+            if (boot.isEmpty() || !boot.get().volume().id().equals(volume.volume().id())) return;
+            CopyLocation copy = rebuilt.copy(replacement.index());
+            var placement = volume.volume().placement().stream()
+                    .map(c -> c.index() == copy.index() ? new VolumeCopy(copy.index(), copy.deviceId(), copy.generation(),
+                            copy.state()) : c).toList();
+            Map<String, String> dirs = new java.util.HashMap<>(volume.deviceDirs());
+            dirs.put(replacement.deviceId(), replacementDir);
+            BootVolumeRecord.remember(files, vmId, new VolumeOnHost(volume.volume().withPlacement(placement), dirs));
+        }
     }
 
     private Path runningQmp(String vmId) {
@@ -675,7 +722,7 @@ public final class QemuHostAgent implements HostAgent {
     }
 
     private static VolumeLayout layout(VolumeOnHost volume) {
-        return VolumeLayout.of(volume.volume(), deviceId -> Path.of(volume.dirOf(deviceId)));
+        return VolumeLayout.of(volume);
     }
 
     private static DeviceReport report(DeviceStatus s) {
@@ -815,11 +862,12 @@ public final class QemuHostAgent implements HostAgent {
         return new VmFiles(known.dir(), Path.of(spec.diskDir()).resolve(VmFiles.DISK_NAME));
     }
 
-    /** Records the spec and where the disk is, so that status, restarts and re-adoption find it. */
+    /** Records the spec and where the disk is (or which volume), so that status, restarts and re-adoption find it. */
     private static void rememberDisk(VmRuntimeSpec spec, VmFiles files) {
         try {
             Files.createDirectories(files.dir());
-            Files.writeString(files.spec(), JsonLineChannel.JSON.writeValueAsString(spec));
+            Files.writeString(files.spec(), JsonLineChannel.JSON.writeValueAsString(
+                    spec.withBootVolume(BootVolumeRecord.forHost(spec.bootVolume()))));
             if (spec.diskDir() != null) {
                 if (!Path.of(spec.diskDir()).isAbsolute()) {
                     throw new EnclaveException.InvalidRequest("diskDir", "must be absolute, got '" + spec.diskDir() + "'");

@@ -31,6 +31,8 @@ public record VmFiles(Path dir, Path disk) {
     public Path spec() { return dir.resolve("spec.json"); }
     /** Holds the directory of a disk on shared storage; absent when the disk is {@code dir/disk.qcow2}. */
     public Path diskDirFile() { return dir.resolve("disk-dir"); }
+    /** The VM's boot volume (the controller's {@code VolumeOnHost}) when it boots from one instead of {@code disk}. */
+    public Path bootVolumeFile() { return dir.resolve("boot-volume.json"); }
     /** Present while this host's QEMU waits for (or has just received) an incoming migration. */
     public Path incomingFile() { return dir.resolve("incoming.json"); }
     /** Destination: QEMU's incoming migration stream. */

@@ -158,6 +158,48 @@ public final class QemuStorageDriver implements StorageDriver {
         }
     }
 
+    @Override
+    public boolean createBootVolume(VolumeLayout layout, Path baseFile, String baseFormat) {
+        List<CopyLocation> copies = layout.inSyncCopies();
+        List<CopyLocation> present = copies.stream().filter(c -> Files.exists(c.file(layout.volumeId()))).toList();
+        if (present.size() == copies.size()) return false;
+        if (!present.isEmpty()) {
+            // Never an empty overlay next to copies that hold the guest's data: the quorum would vote on garbage.
+            throw new EnclaveException.Conflict("boot volume " + layout.volumeId() + " has copies "
+                    + present.stream().map(CopyLocation::index).toList() + " but not all of " + copies.stream()
+                    .map(CopyLocation::index).toList() + ": resync it rather than create it again");
+        }
+        // Every copy is made under a temporary name and renamed once all exist, so a failure leaves none.
+        List<Path> partials = new ArrayList<>();
+        List<Path> renamed = new ArrayList<>();
+        try {
+            for (CopyLocation copy : copies) {
+                Path file = copy.file(layout.volumeId());
+                Path partial = file.resolveSibling(file.getFileName() + ".partial");
+                Files.createDirectories(file.getParent());
+                Files.deleteIfExists(partial);
+                partials.add(partial);
+                runner.runChecked(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-F", baseFormat, "-b",
+                        baseFile.toString(), partial.toString(), Long.toString(layout.sizeBytes())), QEMU_IMG);
+            }
+            for (int i = 0; i < copies.size(); i++) {
+                Path file = copies.get(i).file(layout.volumeId());
+                Files.move(partials.get(i), file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                renamed.add(file);
+            }
+            return true;
+        } catch (IOException e) {
+            partials.forEach(QemuStorageDriver::deleteQuietly);
+            renamed.forEach(QemuStorageDriver::deleteQuietly);
+            throw new IllegalStateException("boot volume " + layout.volumeId() + ": cannot create its copies: "
+                    + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            partials.forEach(QemuStorageDriver::deleteQuietly);
+            renamed.forEach(QemuStorageDriver::deleteQuietly);
+            throw e;
+        }
+    }
+
     private void createCopyFile(Path file, long sizeBytes) {
         try {
             Files.createDirectories(file.getParent());
@@ -228,7 +270,7 @@ public final class QemuStorageDriver implements StorageDriver {
                 device.put("driver", "virtio-blk-pci");
                 device.put("id", layout.qdevId());
                 device.put("drive", graph.top());
-                device.put("serial", layout.volumeId().length() > 20 ? layout.volumeId().substring(0, 20) : layout.volumeId());
+                device.put("serial", layout.serial());
                 qmp.execute("device_add", device);
             } catch (RuntimeException e) {
                 for (int i = added.size() - 1; i >= 0; i--) deleteNode(qmp, added.get(i));

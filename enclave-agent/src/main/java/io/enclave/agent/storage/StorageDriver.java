@@ -23,6 +23,14 @@ public interface StorageDriver {
     /** Creates one qcow2 file per copy; on failure nothing is left. */
     void createVolume(VolumeLayout layout);
 
+    /**
+     * Creates a boot volume: every in-sync copy a qcow2 overlay of {@code baseFile} (the image the VM boots, in
+     * {@code baseFormat}) of the volume's size, so each copy starts with the image's content. Atomic (on failure
+     * no copy is left) and idempotent (when every in-sync copy's file exists, nothing is done). Returns whether it
+     * created the copies.
+     */
+    boolean createBootVolume(VolumeLayout layout, Path baseFile, String baseFormat);
+
     /** Grows every copy to {@code newSizeBytes}; the guest sees the new size when attached. */
     VolumeLayout growVolume(VolumeLayout layout, long newSizeBytes, Path attachedTo);
 

@@ -1,6 +1,7 @@
 package io.enclave.agent.storage;
 
 import io.enclave.core.storage.Volume;
+import io.enclave.core.storage.VolumeOnHost;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Function;
@@ -28,6 +29,11 @@ public record VolumeLayout(String volumeId, long sizeBytes, List<CopyLocation> c
                 .toList());
     }
 
+    /** The host's view of a volume the controller sent with its devices' directories. */
+    public static VolumeLayout of(VolumeOnHost volume) {
+        return of(volume.volume(), deviceId -> Path.of(volume.dirOf(deviceId)));
+    }
+
     public List<CopyLocation> inSyncCopies() {
         return copies.stream().filter(CopyLocation::inSync).toList();
     }
@@ -49,5 +55,10 @@ public record VolumeLayout(String volumeId, long sizeBytes, List<CopyLocation> c
     /** The qdev id of the guest device this volume is attached as. */
     public String qdevId() {
         return volumeId + "-dev";
+    }
+
+    /** The guest device's serial number (virtio-blk takes at most 20 characters): the guest finds the volume by it. */
+    public String serial() {
+        return volumeId.length() > 20 ? volumeId.substring(0, 20) : volumeId;
     }
 }

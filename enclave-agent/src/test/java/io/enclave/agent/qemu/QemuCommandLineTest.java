@@ -5,8 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.enclave.core.host.BootImage;
 import io.enclave.core.host.VmNic;
 import io.enclave.core.host.VmRuntimeSpec;
+import io.enclave.core.storage.CopyState;
+import io.enclave.core.storage.Volume;
+import io.enclave.core.storage.VolumeCopy;
+import io.enclave.core.storage.VolumeOnHost;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class QemuCommandLineTest {
@@ -57,5 +62,20 @@ class QemuCommandLineTest {
         List<String> argv = QemuCommandLine.build("qemu-system-x86_64", spec(image), files, Accelerator.KVM);
         assertThat(argv).doesNotContain("-kernel", "-initrd", "-append");
         assertThat(String.join(" ", argv)).contains("-accel kvm -cpu host").contains("bootindex=0");
+    }
+
+    @Test
+    void aBootVolumeIsTheVolumesBlockGraphWithTheHotPlugDeviceIdAndBootsFirst() {
+        BootImage image = new BootImage("/img/disk.qcow2", "qcow2", null, null, null, false);
+        Volume volume = new Volume("vol-0123456789ab", "tn-1", "web-1-boot", "pool-1", 4, 2,
+                List.of(new VolumeCopy(0, "dev-a", 0, CopyState.IN_SYNC), new VolumeCopy(1, "dev-b", 1, CopyState.IN_SYNC)),
+                "vm-0123456789ab", true, List.of());
+        VmRuntimeSpec spec = spec(image).withBootVolume(new VolumeOnHost(volume, Map.of("dev-a", "/srv/a", "dev-b", "/srv/b")));
+        String line = String.join(" ", QemuCommandLine.build("qemu-system-x86_64", spec, files, Accelerator.TCG));
+        assertThat(line).doesNotContain("disk0").doesNotContain("/var/lib/enclave/vms/vm-0123456789ab/disk.qcow2")
+                .contains("\"filename\":\"/srv/a/enclave-volumes/vol-0123456789ab-c0g0.qcow2\"")
+                .contains("\"filename\":\"/srv/b/enclave-volumes/vol-0123456789ab-c1g1.qcow2\"")
+                .contains("\"driver\":\"quorum\",\"node-name\":\"vol-0123456789ab\"")
+                .contains("-device virtio-blk-pci,drive=vol-0123456789ab,id=vol-0123456789ab-dev,serial=vol-0123456789ab,bootindex=0");
     }
 }

@@ -14,7 +14,7 @@ import java.util.stream.Stream;
 
 /**
  * Real storage devices for tests: image files on loop devices, each with its own ext4 filesystem mounted
- * under {@code /tmp/ent4-<random>/}. {@link #close()} unmounts, detaches and deletes everything, also
+ * under {@code /tmp/ent4-<random>/} (or another prefix). {@link #close()} unmounts, detaches and deletes everything, also
  * after a failed test.
  */
 final class LoopDevices implements AutoCloseable {
@@ -25,8 +25,13 @@ final class LoopDevices implements AutoCloseable {
     private final List<Dev> devices = new ArrayList<>();
 
     LoopDevices(CommandRunner runner) throws IOException {
+        this(runner, "ent4");
+    }
+
+    /** Under {@code /tmp/<prefix>-<random>/}. */
+    LoopDevices(CommandRunner runner, String prefix) throws IOException {
         this.runner = runner;
-        this.root = Files.createDirectories(Path.of("/tmp", "ent4-" + UUID.randomUUID().toString().substring(0, 8)));
+        this.root = Files.createDirectories(Path.of("/tmp", prefix + "-" + UUID.randomUUID().toString().substring(0, 8)));
     }
 
     /** A new ext4 device of {@code sizeMib} mounted at {@code root/<name>}. */

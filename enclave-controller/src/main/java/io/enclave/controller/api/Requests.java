@@ -16,7 +16,11 @@ public final class Requests {
     public record CreateToken(String name) {}
 
     public record CreateVm(String name, Integer vcpus, Long memoryMib, Long diskGib, String image, Boolean start,
-            String tenantId, List<String> networks, Boolean highlyAvailable, String antiAffinityGroup, String storage) {}
+            String tenantId, List<String> networks, Boolean highlyAvailable, String antiAffinityGroup, String storage,
+            BootVolume bootVolume) {}
+
+    /** {@code pool}: a pool's name or id. */
+    public record BootVolume(String pool, Integer copies) {}
 
     public record JoinHost(String hostId, String name, Integer cpus, Long memoryMib, String accelerator, String agentUrl,
             String agentSecret, String underlayAddress, String sharedStorage, String sharedStoragePath) {}

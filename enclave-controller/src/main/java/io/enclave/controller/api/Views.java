@@ -44,17 +44,19 @@ public final class Views {
     public record VmView(String id, String tenantId, String name, int vcpus, long memoryMib, long diskGib, String image,
             String hostId, String desiredState, long generation, String phase, long observedGeneration,
             boolean guestReady, String message, List<NicView> nics, boolean highlyAvailable, String antiAffinityGroup,
-            String storage, Instant createdAt, Instant updatedAt) {
+            String storage, String bootVolumeId, Instant createdAt, Instant updatedAt) {
         static VmView of(Vm vm) {
-            return of(vm, List.of());
+            return of(vm, List.of(), null);
         }
 
-        static VmView of(Vm vm, List<NicView> nics) {
+        /** {@code bootVolumeId}: the volume the VM boots from, null when it boots from its own overlay disk. */
+        static VmView of(Vm vm, List<NicView> nics, String bootVolumeId) {
             return new VmView(vm.id(), vm.tenantId(), vm.spec().name(), vm.spec().vcpus(), vm.spec().memoryMib(),
                     vm.spec().diskGib(), vm.spec().image(), vm.hostId(), lower(vm.desiredState()), vm.generation(),
                     lower(vm.phase()), vm.observedGeneration(), vm.guestReady(), vm.message(), nics,
                     vm.spec().placement().highlyAvailable(), vm.spec().placement().antiAffinityGroup(),
-                    vm.spec().placement().sharedStorage() ? "shared" : "local", vm.createdAt(), vm.updatedAt());
+                    vm.spec().placement().sharedStorage() ? "shared" : "local", bootVolumeId, vm.createdAt(),
+                    vm.updatedAt());
         }
     }
 

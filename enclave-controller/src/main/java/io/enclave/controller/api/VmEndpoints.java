@@ -17,6 +17,7 @@ import io.enclave.controller.service.VmService;
 import io.enclave.controller.service.VmService.Accepted;
 import io.enclave.controller.service.VmService.Action;
 import io.enclave.core.error.EnclaveException;
+import io.enclave.core.storage.BootVolumeSpec;
 import io.enclave.core.validation.Validator;
 import io.enclave.core.vm.Vm;
 import io.enclave.core.vm.VmPlacement;
@@ -37,7 +38,10 @@ final class VmEndpoints {
         return List.of(
                 new Route(POST, "/v1/vms", ANY_TOKEN, (ctx, caller) -> {
                     CreateVm req = Http.body(ctx, CreateVm.class);
-                    Accepted a = vms.create(caller, req.tenantId(), spec(req), req.networks(),
+                    BootVolumeSpec bootVolume = req.bootVolume() == null ? null
+                            : new BootVolumeSpec(req.bootVolume().pool(),
+                                    req.bootVolume().copies() == null ? 1 : req.bootVolume().copies());
+                    Accepted a = vms.create(caller, req.tenantId(), spec(req), req.networks(), bootVolume,
                             req.start() == null || req.start(), Http.idempotencyKey(ctx));
                     Http.json(ctx, 202, new VmAccepted(a.vm() == null ? null : view(caller, a.vm()),
                             OperationView.of(a.operation())));
@@ -47,8 +51,10 @@ final class VmEndpoints {
                     List<Vm> page = vms.list(caller, ctx.queryParam("after"), limit);
                     String next = page.size() == limit ? page.getLast().id() : null;
                     var nics = vms.nicsOf(caller, page);
+                    var bootVolumes = vms.bootVolumesOf(caller, page);
                     Http.json(ctx, 200, new Page<>(page.stream().map(vm -> VmView.of(vm,
-                            nics.getOrDefault(vm.id(), List.of()).stream().map(Views.NicView::of).toList())).toList(), next));
+                            nics.getOrDefault(vm.id(), List.of()).stream().map(Views.NicView::of).toList(),
+                            bootVolumes.get(vm.id()))).toList(), next));
                 }),
                 new Route(GET, "/v1/vms/{vmId}", ANY_TOKEN, (ctx, caller) ->
                         Http.json(ctx, 200, view(caller, vms.get(caller, ctx.pathParam("vmId"))))),
@@ -84,7 +90,7 @@ final class VmEndpoints {
 
     private VmView view(io.enclave.controller.auth.Caller caller, Vm vm) {
         return VmView.of(vm, vms.nicsOf(caller, List.of(vm)).getOrDefault(vm.id(), List.of()).stream()
-                .map(Views.NicView::of).toList());
+                .map(Views.NicView::of).toList(), vms.bootVolumesOf(caller, List.of(vm)).get(vm.id()));
     }
 
     private static void accepted(io.javalin.http.Context ctx, io.enclave.core.operation.Operation op) {

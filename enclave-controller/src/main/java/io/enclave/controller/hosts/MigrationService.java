@@ -115,6 +115,10 @@ public final class MigrationService implements AutoCloseable {
                 throw new EnclaveException.Conflict("vm " + vmId + " is not running (phase " + vm.phase().name().toLowerCase()
                         + "): only a running VM migrates live; a stopped one starts wherever it is placed");
             }
+            store.volumes().bootVolumeOf(h, vmId).ifPresent(boot -> {
+                throw new EnclaveException.Conflict("vm " + vmId + " boots from volume " + boot.volume().id()
+                        + ": live migration of a VM with a boot volume is not supported yet");
+            });
             int volumes = h.createQuery("SELECT COUNT(*) FROM volumes WHERE attached_vm_id = :id").bind("id", vmId)
                     .mapTo(Integer.class).one();
             if (volumes > 0) {

@@ -57,13 +57,15 @@ public final class TenantRepository {
 
     /**
      * What the tenant's VMs hold now, including those being deleted (their resources are not free yet); disk
-     * counts the VMs' boot disks and the tenant's volumes (each once, at its size, whatever its copies).
+     * counts the VMs' boot disks and the tenant's volumes (each once, at its size, whatever its copies). A boot
+     * volume is its VM's boot disk, already counted by the VM's disk_gib: it is not counted again.
      */
     public Usage usage(Handle h, String tenantId) {
         return h.createQuery("""
                 SELECT COALESCE(SUM(vcpus), 0) AS vcpus, COALESCE(SUM(memory_mib), 0) AS mem,
                        COALESCE(SUM(disk_gib), 0)
-                         + (SELECT COALESCE(SUM(size_gib), 0) FROM volumes WHERE tenant_id = :t) AS disk, COUNT(*) AS n
+                         + (SELECT COALESCE(SUM(size_gib), 0) FROM volumes WHERE tenant_id = :t AND NOT boot_disk) AS disk,
+                       COUNT(*) AS n
                 FROM vms WHERE tenant_id = :t""").bind("t", tenantId)
                 .map((rs, ctx) -> new Usage(rs.getInt("vcpus"), rs.getLong("mem"), rs.getLong("disk"), rs.getInt("n")))
                 .one();

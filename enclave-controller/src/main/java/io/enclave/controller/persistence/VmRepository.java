@@ -108,8 +108,12 @@ public final class VmRepository {
                 .mapTo(Integer.class).findOne().orElse(0);
     }
 
-    /** Deletes the VM's row; volumes attached to it become detached (its QEMU, which held them, is gone). */
+    /**
+     * Deletes the VM's row and its boot volume's (the host removed its files with the VM); other volumes attached
+     * to it become detached (its QEMU, which held them, is gone).
+     */
     public void delete(Handle h, String id) {
+        h.createUpdate("DELETE FROM volumes WHERE attached_vm_id = :id AND boot_disk").bind("id", id).execute();
         h.createUpdate("UPDATE volumes SET attached_vm_id = NULL, boot_disk = FALSE WHERE attached_vm_id = :id")
                 .bind("id", id).execute();
         // The host's allocation gives back what the VM held, in the same transaction as the delete.

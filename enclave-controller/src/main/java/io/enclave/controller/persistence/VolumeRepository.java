@@ -48,6 +48,23 @@ public final class VolumeRepository {
                 .map((rs, ctx) -> head(rs)).list().stream().map(head -> row(h, head)).toList();
     }
 
+    /** For the given VMs, the id of the volume each boots from (VMs without one are absent). */
+    public java.util.Map<String, String> bootVolumeIds(Handle h, Scope scope, java.util.Collection<String> vmIds) {
+        java.util.Map<String, String> ids = new java.util.HashMap<>();
+        if (vmIds.isEmpty()) return ids;
+        scope.bind(h.createQuery("SELECT attached_vm_id, id FROM volumes WHERE boot_disk AND attached_vm_id IN (<vms>) AND "
+                        + scope.condition("tenant_id")))
+                .bindList("vms", List.copyOf(vmIds))
+                .map((rs, ctx) -> java.util.Map.entry(rs.getString(1), rs.getString(2)))
+                .forEach(e -> ids.put(e.getKey(), e.getValue()));
+        return ids;
+    }
+
+    /** The volume the VM boots from, if it has one. */
+    public Optional<VolumeRow> bootVolumeOf(Handle h, String vmId) {
+        return attachedTo(h, vmId).stream().filter(r -> r.volume().bootDisk()).findFirst();
+    }
+
     /** The volumes with a copy on the device, for every tenant. */
     public List<String> idsOnDevice(Handle h, String deviceId) {
         return h.createQuery("SELECT DISTINCT volume_id FROM volume_copies WHERE device_id = :d ORDER BY volume_id")

@@ -14,6 +14,8 @@ import io.enclave.core.image.Image;
 import io.enclave.core.operation.Operation;
 import io.enclave.core.operation.OperationKind;
 import io.enclave.core.operation.OperationStatus;
+import io.enclave.core.storage.BootVolumeSpec;
+import io.enclave.core.storage.StorageRules;
 import io.enclave.core.tenant.Tenant;
 import io.enclave.core.validation.Validator;
 import io.enclave.core.vm.DesiredState;
@@ -52,6 +54,7 @@ public final class VmService {
     private final Clock clock;
     private final NetworkService networks;
     private final Consumer<String> reconcileTenantNetworkSoon;
+    private final BootVolumes bootVolumes;
 
     public VmService(Store store, Scheduler scheduler, HostRegistry hosts, Consumer<String> reconcileSoon, Clock clock) {
         this(store, scheduler, hosts, reconcileSoon, clock, null, t -> { });
@@ -59,6 +62,14 @@ public final class VmService {
 
     public VmService(Store store, Scheduler scheduler, HostRegistry hosts, Consumer<String> reconcileSoon, Clock clock,
             NetworkService networks, Consumer<String> reconcileTenantNetworkSoon) {
+        this(store, scheduler, hosts, reconcileSoon, clock, networks, reconcileTenantNetworkSoon, null);
+    }
+
+    /** @param storage the storage pools boot volumes are placed in; null: VMs cannot have boot volumes */
+    public VmService(Store store, Scheduler scheduler, HostRegistry hosts, Consumer<String> reconcileSoon, Clock clock,
+            NetworkService networks, Consumer<String> reconcileTenantNetworkSoon, StorageService storage) {
+        this.bootVolumes = storage == null ? null
+                : new BootVolumes(store, storage, new StorageRules(VolumeService.MAX_VOLUME_GIB));
         this.networks = networks;
         this.reconcileTenantNetworkSoon = reconcileTenantNetworkSoon;
         this.store = store;
@@ -74,7 +85,19 @@ public final class VmService {
 
     public Accepted create(Caller caller, String tenantIdForAdmin, VmSpec spec, List<String> networkIds, boolean start,
             String idempotencyKey) {
+        return create(caller, tenantIdForAdmin, spec, networkIds, null, start, idempotencyKey);
+    }
+
+    /**
+     * @param bootVolume null: the VM boots from a per-VM overlay of its image on its host; otherwise from a volume
+     *                   {@code <name>-boot} of {@code diskGib} in that pool, created with the VM, on the pool's host
+     */
+    public Accepted create(Caller caller, String tenantIdForAdmin, VmSpec spec, List<String> networkIds,
+            BootVolumeSpec bootVolume, boolean start, String idempotencyKey) {
         Scope scope = Scope.of(caller);
+        if (bootVolume != null && bootVolumes == null) {
+            throw new EnclaveException.InvalidRequest("bootVolume", "this controller has no storage service");
+        }
         String tenantId = Tenancy.targetTenant(caller, tenantIdForAdmin);
         Optional<Accepted> replay = replay(scope, idempotencyKey);
         if (replay.isPresent()) return replay.get();
@@ -103,18 +126,24 @@ public final class VmService {
                 String group = spec.placement().antiAffinityGroup();
                 java.util.Set<String> excluded = group == null ? java.util.Set.of() : store.vms().hostsOfGroup(h, tenantId, group);
                 List<io.enclave.controller.persistence.HostRepository.HostRow> hostRows = store.hosts().list(h);
-                String hostId = scheduler.place(spec, hostRows, store.hosts().allocations(h), excluded, null);
+                BootVolumes.Planned boot = bootVolume == null ? null : bootVolumes.plan(h, vmId, tenantId, spec, bootVolume);
+                String hostId = boot == null
+                        ? scheduler.place(spec, hostRows, store.hosts().allocations(h), excluded, null)
+                        : placeOnPoolHost(spec, hostRows, store.hosts().allocations(h), excluded, boot, bootVolume.pool());
                 String sharedStorage = spec.placement().sharedStorage() ? hostRows.stream()
                         .filter(r -> r.id().equals(hostId)).findFirst().orElseThrow().sharedStorage() : null;
                 Vm vm = new Vm(vmId, tenantId, spec, hostId, start ? DesiredState.RUNNING : DesiredState.STOPPED, 1,
                         false, DEFAULT_STOP_TIMEOUT_SECONDS, VmPhase.PENDING, 0, false, null, now, now);
                 store.vms().insert(h, vm, sharedStorage);
+                if (boot != null) bootVolumes.insert(h, boot, now);
                 if (networks != null) networks.attachNewVm(h, vm, networkIds);
                 Operation op = newOperation(tenantId, OperationKind.CREATE_VM, vmId, 1, now);
                 store.operations().insert(h, op, scope.idempotencyNamespace(), idempotencyKey);
                 return new Accepted(vm, op);
             });
-            log.info("vm {} (tenant {}): create accepted: {} on host {}", vmId, tenantId, spec, accepted.vm().hostId());
+            log.info("vm {} (tenant {}): create accepted: {} on host {}{}", vmId, tenantId, spec, accepted.vm().hostId(),
+                    bootVolume == null ? "" : ", booting from a " + bootVolume.copies() + "-copy volume in pool "
+                            + bootVolume.pool());
             if (networkIds != null && !networkIds.isEmpty()) reconcileTenantNetworkSoon.accept(tenantId);
             reconcileSoon.accept(vmId);
             return accepted;
@@ -122,6 +151,26 @@ public final class VmService {
             // Two requests with one idempotency key raced: the loser answers with the winner's result.
             return replay(scope, idempotencyKey).orElseThrow(() -> e);
         }
+    }
+
+    /** A VM with a boot volume runs where the volume's pool is: the scheduler only gets to check that host's room. */
+    private String placeOnPoolHost(VmSpec spec, List<io.enclave.controller.persistence.HostRepository.HostRow> hostRows,
+            List<io.enclave.controller.persistence.HostRepository.Allocation> allocations, java.util.Set<String> excluded,
+            BootVolumes.Planned boot, String pool) {
+        try {
+            return scheduler.place(spec, hostRows.stream().filter(r -> r.id().equals(boot.hostId())).toList(), allocations,
+                    excluded, null);
+        } catch (EnclaveException.Conflict e) {
+            throw new EnclaveException.Conflict("bootVolume.pool '" + pool + "' is on host " + boot.hostId()
+                    + ", which cannot take the VM: " + e.getMessage());
+        }
+    }
+
+    /** The boot volume of each of the given VMs that has one, by VM id. */
+    public java.util.Map<String, String> bootVolumesOf(Caller caller, List<Vm> page) {
+        if (page.isEmpty()) return java.util.Map.of();
+        return store.jdbi().withHandle(h -> store.volumes().bootVolumeIds(h, Scope.of(caller),
+                page.stream().map(Vm::id).toList()));
     }
 
     public Vm get(Caller caller, String vmId) {

@@ -153,8 +153,7 @@ public final class VolumeService {
         String[] from = new String[1];
         VolumeRow row = store.jdbi().inTransaction(h -> {
             Volume volume = lock(h, caller, id);
-            boolean running = volume.attached() && vmRunning(h, volume.attachedVmId());
-            StorageRules.checkDetach(volume, running);
+            StorageRules.checkDetach(volume);
             from[0] = volume.attachedVmId();
             store.volumes().updateAttachment(h, id, null, false, now);
             storage.agentOfPool(h, volume.poolId()).detachVolume(volume.attachedVmId(), storage.onHost(h, volume),
@@ -168,11 +167,11 @@ public final class VolumeService {
     /**
      * Hot-plugs the volumes recorded as attached to the VM into its freshly started QEMU (a stopped or crashed
      * VM's QEMU took them with it). A volume that cannot be plugged is logged and stays recorded as attached;
-     * the VM starts anyway.
+     * the VM starts anyway. A boot volume is not among them: it is on QEMU's command line.
      */
     public void plugBackIn(String vmId) {
         List<Volume> attached = store.jdbi().withHandle(h -> store.volumes().attachedTo(h, vmId)).stream()
-                .map(VolumeRow::volume).toList();
+                .map(VolumeRow::volume).filter(v -> !v.bootDisk()).toList();
         for (Volume volume : attached) {
             try {
                 store.jdbi().useHandle(h -> storage.agentOfPool(h, volume.poolId()).attachVolume(vmId,

@@ -47,6 +47,7 @@ class OpenApiContractTest {
     void requestAndResponseSchemasListExactlyTheRecordsFields() {
         Map<String, Class<? extends Record>> schemas = Map.ofEntries(
                 Map.entry("CreateVm", Requests.CreateVm.class),
+                Map.entry("BootVolume", Requests.BootVolume.class),
                 Map.entry("CreateTenant", Requests.CreateTenant.class),
                 Map.entry("CreateToken", Requests.CreateToken.class),
                 Map.entry("StopVm", Requests.StopVm.class),

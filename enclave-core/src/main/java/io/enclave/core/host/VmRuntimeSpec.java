@@ -1,6 +1,7 @@
 package io.enclave.core.host;
 
 import io.enclave.core.network.TenantNetworking;
+import io.enclave.core.storage.VolumeOnHost;
 import java.util.List;
 
 /**
@@ -12,12 +13,29 @@ import java.util.List;
  * <p>{@code diskDir}: null keeps the boot disk in the VM's own directory on the host; otherwise the disk is
  * {@code diskDir/disk.qcow2} in a directory several hosts reach (shared storage), so the VM can migrate live
  * without copying its disk.
+ *
+ * <p>{@code bootVolume}: null boots from that per-VM overlay; otherwise the boot disk is this volume (its copies
+ * on the pool's devices, qcow2 overlays of {@code image}'s base file, served through the volume's block graph).
+ * A VM has either a boot volume or a {@code diskDir}, never both.
  */
 public record VmRuntimeSpec(String vmId, String tenantId, String name, int vcpus, long memoryMib, long diskGib,
-        BootImage image, List<VmNic> nics, String netns, TenantNetworking networking, String diskDir) {
+        BootImage image, List<VmNic> nics, String netns, TenantNetworking networking, String diskDir,
+        VolumeOnHost bootVolume) {
 
     public VmRuntimeSpec {
         nics = nics == null ? List.of() : List.copyOf(nics);
+        if (bootVolume != null && diskDir != null) {
+            throw new IllegalArgumentException("vm " + vmId + ": a boot volume and a shared disk directory exclude each other");
+        }
+        if (bootVolume != null && bootVolume.volume().sizeGib() != diskGib) {
+            throw new IllegalArgumentException("vm " + vmId + ": boot volume " + bootVolume.volume().id() + " has "
+                    + bootVolume.volume().sizeGib() + " GiB but the VM's disk is " + diskGib + " GiB");
+        }
+    }
+
+    public VmRuntimeSpec(String vmId, String tenantId, String name, int vcpus, long memoryMib, long diskGib,
+            BootImage image, List<VmNic> nics, String netns, TenantNetworking networking, String diskDir) {
+        this(vmId, tenantId, name, vcpus, memoryMib, diskGib, image, nics, netns, networking, diskDir, null);
     }
 
     public VmRuntimeSpec(String vmId, String tenantId, String name, int vcpus, long memoryMib, long diskGib,
@@ -39,11 +57,18 @@ public record VmRuntimeSpec(String vmId, String tenantId, String name, int vcpus
     /** This spec with its NICs resolved to host TAPs in {@code netns}. */
     public VmRuntimeSpec withNics(List<VmNic> resolved, String namespace) {
         return new VmRuntimeSpec(vmId, tenantId, name, vcpus, memoryMib, diskGib, image, resolved, namespace, networking,
-                diskDir);
+                diskDir, bootVolume);
     }
 
     /** This spec with its boot disk in {@code dir} (shared storage), or in the VM's directory when null. */
     public VmRuntimeSpec withDiskDir(String dir) {
-        return new VmRuntimeSpec(vmId, tenantId, name, vcpus, memoryMib, diskGib, image, nics, netns, networking, dir);
+        return new VmRuntimeSpec(vmId, tenantId, name, vcpus, memoryMib, diskGib, image, nics, netns, networking, dir,
+                bootVolume);
+    }
+
+    /** This spec booting from {@code volume} (null: the per-VM overlay). */
+    public VmRuntimeSpec withBootVolume(VolumeOnHost volume) {
+        return new VmRuntimeSpec(vmId, tenantId, name, vcpus, memoryMib, diskGib, image, nics, netns, networking, diskDir,
+                volume);
     }
 }

@@ -1,7 +1,9 @@
 package io.enclave.core.storage;
 
 import io.enclave.core.error.EnclaveException;
+import io.enclave.core.error.FieldError;
 import io.enclave.core.validation.Validator;
+import io.enclave.core.vm.VmSpec;
 import java.util.HashSet;
 import java.util.List;
 import java.util.regex.Pattern;
@@ -65,10 +67,37 @@ public final class StorageRules {
     }
 
     /**
+     * A new VM's boot volume: checked and placed as a volume named {@code <vm-name>-boot} of the VM's disk size
+     * would be, with field errors named as the VM request names them ({@code bootVolume.pool},
+     * {@code bootVolume.copies}, {@code diskGib}, {@code name}). It cannot be combined with shared storage: the
+     * boot disk is then either the volume or on the shared storage. Returns the chosen devices.
+     *
+     * @param pool the named pool, or null when it does not exist
+     */
+    public List<String> validateBootVolume(BootVolumeSpec spec, VmSpec vm, StoragePool pool, List<DeviceSpace> poolSpace) {
+        if (vm.placement().sharedStorage()) {
+            throw new EnclaveException.InvalidRequest("bootVolume", "cannot be combined with storage 'shared': the boot "
+                    + "disk is either a volume in a pool or on shared storage, pick one");
+        }
+        try {
+            return validateCreate(new VolumeSpec(BootVolumeSpec.volumeName(vm.name()), spec.pool(), vm.diskGib(),
+                    spec.copies()), pool, poolSpace);
+        } catch (EnclaveException.InvalidRequest e) {
+            throw new EnclaveException.InvalidRequest(e.fields().stream().map(f -> new FieldError(switch (f.field()) {
+                case "pool", "copies" -> "bootVolume." + f.field();
+                case "sizeGib" -> "diskGib";
+                default -> f.field();
+            }, f.field().equals("name") ? "the boot volume's name '" + BootVolumeSpec.volumeName(vm.name()) + "' "
+                    + f.reason() : f.reason())).toList());
+        }
+    }
+
+    /**
      * Growing: the new size must be larger than the current one (volumes never shrink: the guest's
      * filesystem would lose its tail) and fit on every device that holds a copy.
      */
     public void validateGrow(Volume volume, Long newSizeGib, List<DeviceSpace> poolSpace) {
+        requireNotBootDisk(volume);
         Validator v = new Validator();
         if (v.present(newSizeGib, "sizeGib")) {
             v.require(newSizeGib > volume.sizeGib(), "sizeGib", "must be larger than the current "
@@ -122,6 +151,7 @@ public final class StorageRules {
     }
 
     public static void checkDelete(Volume volume) {
+        requireNotBootDisk(volume);
         if (volume.attached()) {
             throw new EnclaveException.Conflict("volume '" + volume.id() + "' is attached to VM '"
                     + volume.attachedVmId() + "': detach it first");
@@ -147,12 +177,20 @@ public final class StorageRules {
         }
     }
 
-    /** Detaching: must be attached; a boot disk cannot be pulled from a running VM. */
-    public static void checkDetach(Volume volume, boolean vmRunning) {
+    /** Detaching: must be attached, and not a VM's boot disk (that lives and dies with its VM). */
+    public static void checkDetach(Volume volume) {
         if (!volume.attached()) throw new EnclaveException.Conflict("volume '" + volume.id() + "' is not attached");
-        if (volume.bootDisk() && vmRunning) {
-            throw new EnclaveException.Conflict("volume '" + volume.id() + "' is the boot disk of running VM '"
-                    + volume.attachedVmId() + "': stop the VM first");
+        requireNotBootDisk(volume);
+    }
+
+    /**
+     * A boot volume is created with its VM and deleted with it; it is never detached, deleted or grown on its own
+     * (growing would leave the VM's {@code diskGib}, through which it counts against the quota, behind).
+     */
+    public static void requireNotBootDisk(Volume volume) {
+        if (volume.bootDisk()) {
+            throw new EnclaveException.Conflict("volume '" + volume.id() + "' is the boot disk of vm '"
+                    + volume.attachedVmId() + "'; delete the VM instead");
         }
     }
 }

@@ -106,11 +106,16 @@ class StorageRulesTest {
                 .isInstanceOf(EnclaveException.Conflict.class).hasMessageContaining("already attached");
         assertThatThrownBy(() -> StorageRules.checkDelete(attached)).isInstanceOf(EnclaveException.Conflict.class);
         StorageRules.checkDelete(free);
-        StorageRules.checkDetach(attached, true);
-        assertThatThrownBy(() -> StorageRules.checkDetach(free, false)).isInstanceOf(EnclaveException.Conflict.class);
+        StorageRules.checkDetach(attached);
+        assertThatThrownBy(() -> StorageRules.checkDetach(free)).isInstanceOf(EnclaveException.Conflict.class);
+        // A boot volume lives and dies with its VM: never detached, deleted or grown on its own, running or not.
         Volume boot = volume(1, "vm-1", true);
-        assertThatThrownBy(() -> StorageRules.checkDetach(boot, true)).hasMessageContaining("boot disk");
-        StorageRules.checkDetach(boot, false);
+        assertThatThrownBy(() -> StorageRules.checkDetach(boot)).isInstanceOf(EnclaveException.Conflict.class)
+                .hasMessage("volume '" + boot.id() + "' is the boot disk of vm 'vm-1'; delete the VM instead");
+        assertThatThrownBy(() -> StorageRules.checkDelete(boot)).isInstanceOf(EnclaveException.Conflict.class)
+                .hasMessageContaining("boot disk of vm 'vm-1'; delete the VM instead");
+        assertThatThrownBy(() -> new StorageRules(100).validateGrow(boot, 5L, List.of()))
+                .isInstanceOf(EnclaveException.Conflict.class).hasMessageContaining("boot disk");
         assertThatThrownBy(() -> StorageRules.checkRevert(attached, "before", true)).isInstanceOf(EnclaveException.Conflict.class);
         StorageRules.checkRevert(attached, "before", false);
         assertThatThrownBy(() -> StorageRules.checkRevert(free, "nope", false)).isInstanceOf(EnclaveException.NotFound.class);

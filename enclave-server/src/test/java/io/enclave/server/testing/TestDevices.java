@@ -15,8 +15,8 @@ import java.util.stream.Stream;
 
 /**
  * Real storage devices for API and guest tests: sparse image files on loop devices, each with its own ext4
- * filesystem mounted under {@code /tmp/ent6-<random>/<name>}. {@link #close()} unmounts (lazily if busy),
- * detaches and deletes everything, also after a failed test.
+ * filesystem mounted under {@code /tmp/<prefix>-<random>/<prefix>-<name>} (prefix {@code ent6} unless given).
+ * {@link #close()} unmounts (lazily if busy), detaches and deletes everything, also after a failed test.
  */
 public final class TestDevices implements AutoCloseable {
     public record Dev(String name, Path image, String loop, Path mount) {}
@@ -24,20 +24,26 @@ public final class TestDevices implements AutoCloseable {
     private final CommandRunner runner = new ProcessCommandRunner();
     public final Path root;
     private final List<Dev> devices = new ArrayList<>();
+    private final String prefix;
 
     public TestDevices() throws IOException {
-        this.root = Files.createDirectories(Path.of("/tmp", "ent6-" + UUID.randomUUID().toString().substring(0, 8)));
+        this("ent6");
+    }
+
+    public TestDevices(String prefix) throws IOException {
+        this.prefix = prefix;
+        this.root = Files.createDirectories(Path.of("/tmp", prefix + "-" + UUID.randomUUID().toString().substring(0, 8)));
     }
 
     /** A new ext4 device of {@code sizeMib} (sparse: only the filesystem's metadata is written). */
     public Dev add(String name, int sizeMib) throws IOException {
-        Path image = root.resolve("ent6-" + name + ".img");
+        Path image = root.resolve(prefix + "-" + name + ".img");
         try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
             f.setLength((long) sizeMib << 20);
         }
         String loop = runner.runChecked(List.of("losetup", "--find", "--show", image.toString()), Duration.ofSeconds(20))
                 .stdout().strip();
-        Path mount = Files.createDirectories(root.resolve("ent6-" + name));
+        Path mount = Files.createDirectories(root.resolve(prefix + "-" + name));
         Dev dev = new Dev(name, image, loop, mount);
         devices.add(dev);
         runner.runChecked(List.of("mkfs.ext4", "-q", "-F", "-m", "0", "-N", "256",
