@@ -176,10 +176,25 @@ class StorageApiTest {
         assertThat(intoOther.status()).as("another tenant's VM does not exist for acme").isEqualTo(404);
         assertThat(intoOther.errorMessage()).contains(otherVm);
         assertThat(acme.post("/v1/volumes/" + id + "/attach", Map.of()).errorFields()).containsExactly("vmId");
-        String stopped = acme.post("/v1/vms", vm("stopped", 1, 128, 1, TINY_IMAGE, false)).get("vm").path("id").asText();
-        assertThat(acme.post("/v1/volumes/" + id + "/attach", Map.of("vmId", stopped)).status())
-                .as("not running").isEqualTo(409);
         assertThat(acme.post("/v1/volumes/" + id + "/detach", Map.of()).status()).as("not attached").isEqualTo(409);
+
+        // A stopped VM: the attachment is recorded, and its QEMU gets the volume when it starts.
+        Response stoppedVm = acme.post("/v1/vms", vm("stopped", 1, 128, 1, TINY_IMAGE, false));
+        String stopped = stoppedVm.get("vm").path("id").asText();
+        InProcessEnclave.awaitOperation(acme, stoppedVm.get("operation").path("id").asText(), Duration.ofSeconds(60));
+        Response toStopped = acme.post("/v1/volumes/" + id + "/attach", Map.of("vmId", stopped));
+        assertThat(toStopped.status()).as(toStopped.toString()).isEqualTo(200);
+        assertThat(toStopped.get("attachedVmId").asText()).isEqualTo(stopped);
+        Response start = acme.post("/v1/vms/" + stopped + "/start", null);
+        InProcessEnclave.awaitOperation(acme, start.get("id").asText(), Duration.ofSeconds(60));
+        long plugged = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!qomDevices(stopped).contains(id + "-dev") && System.nanoTime() < plugged) InProcessEnclave.sleep(200);
+        assertThat(qomDevices(stopped)).as("plugged in when the VM started").contains(id + "-dev");
+        Response stop = acme.post("/v1/vms/" + stopped + "/stop", Map.of("timeoutSeconds", 0));
+        InProcessEnclave.awaitOperation(acme, stop.get("id").asText(), Duration.ofSeconds(60));
+        Response fromStopped = acme.post("/v1/volumes/" + id + "/detach", Map.of());
+        assertThat(fromStopped.status()).as(fromStopped.toString()).isEqualTo(200);
+        assertThat(fromStopped.get("attachedVmId").isNull()).isTrue();
 
         // A running QEMU (firmware only, no OS): the volume is hot-plugged into it.
         Response running = acme.post("/v1/vms", vm("running", 1, 128, 1, TINY_IMAGE, true));

@@ -133,15 +133,14 @@ public final class VolumeService {
         Instant now = clock.instant();
         VolumeRow row = store.jdbi().inTransaction(h -> {
             Volume volume = lock(h, caller, id);
-            Vm vm = store.vms().find(h, Scope.of(caller), vmId).orElseThrow(() -> new EnclaveException.NotFound("vm", vmId));
+            // The VM's row lock orders this against a start or stop of the VM.
+            Vm vm = store.vms().lock(h, Scope.of(caller), vmId).orElseThrow(() -> new EnclaveException.NotFound("vm", vmId));
             String poolHost = store.storage().pool(h, volume.poolId()).orElseThrow().pool().hostId();
             StorageRules.checkAttach(volume, vmId, vm.tenantId(), vm.hostId(), poolHost);
-            if (vm.phase() != VmPhase.RUNNING) {
-                throw new EnclaveException.Conflict("vm " + vmId + " is not running (phase "
-                        + vm.phase().name().toLowerCase() + "): volumes are hot-plugged into running VMs");
-            }
+            boolean live = plugMode(vm);
             store.volumes().updateAttachment(h, id, vmId, false, now);
-            storage.agentOfPool(h, volume.poolId()).attachVolume(vmId, storage.onHost(h, volume));
+            // A stopped VM gets the volume when its QEMU next starts (plugBackIn); a running one at once.
+            if (live) storage.agentOfPool(h, volume.poolId()).attachVolume(vmId, storage.onHost(h, volume));
             return store.volumes().find(h, Scope.ALL_TENANTS, id).orElseThrow();
         });
         log.info("volume {} of tenant {} attached to vm {}", id, row.volume().tenantId(), vmId);
@@ -155,9 +154,13 @@ public final class VolumeService {
             Volume volume = lock(h, caller, id);
             StorageRules.checkDetach(volume);
             from[0] = volume.attachedVmId();
+            Vm vm = store.vms().lock(h, Scope.ALL_TENANTS, volume.attachedVmId()).orElse(null);
+            boolean live = vm != null && plugMode(vm);
             store.volumes().updateAttachment(h, id, null, false, now);
-            storage.agentOfPool(h, volume.poolId()).detachVolume(volume.attachedVmId(), storage.onHost(h, volume),
-                    DETACH_TIMEOUT);
+            if (live) {
+                storage.agentOfPool(h, volume.poolId()).detachVolume(volume.attachedVmId(), storage.onHost(h, volume),
+                        DETACH_TIMEOUT);
+            }
             return store.volumes().find(h, Scope.ALL_TENANTS, id).orElseThrow();
         });
         log.info("volume {} of tenant {} detached from vm {}", id, row.volume().tenantId(), from[0]);
@@ -259,6 +262,18 @@ public final class VolumeService {
     /** Rebuilds one failed copy of an attached volume while its VM runs; follow the returned operation. */
     public Operation startLiveResync(Caller caller, String id, String deviceId) {
         return liveResync.start(caller, id, deviceId);
+    }
+
+    /**
+     * Whether a volume change reaches the VM's QEMU now (true: running) or only the record (false: stopped, its
+     * next start plugs the volume in). A VM between the two cannot take the change.
+     */
+    private static boolean plugMode(Vm vm) {
+        if (vm.phase() == VmPhase.RUNNING && vm.desiredState() == io.enclave.core.vm.DesiredState.RUNNING) return true;
+        boolean down = vm.phase() == VmPhase.STOPPED || vm.phase() == VmPhase.CRASHED || vm.phase() == VmPhase.FAILED;
+        if (down && vm.desiredState() == io.enclave.core.vm.DesiredState.STOPPED) return false;
+        throw new EnclaveException.Conflict("vm " + vm.id() + " is " + vm.phase().name().toLowerCase() + " (desired "
+                + vm.desiredState().name().toLowerCase() + "): attach or detach volumes when it is running or stopped");
     }
 
     private Volume lock(Handle h, Caller caller, String id) {
