@@ -154,6 +154,16 @@ class StorageApiTest {
         assertThat(acme.get("/v1/volumes/" + id).status()).isEqualTo(404);
         assertThat(volumeFiles()).isEmpty();
         assertThat(enclave.admin.get("/v1/storage/pools").json().get(0).path("reservedBytes").asLong()).isZero();
+
+        // A create retried with its Idempotency-Key makes one volume and answers with it again.
+        Response first = acme.post("/v1/volumes", volume("retried", 1, 1), "vol-key-1");
+        Response again = acme.post("/v1/volumes", volume("retried", 1, 1), "vol-key-1");
+        assertThat(first.status()).as(first.toString()).isEqualTo(201);
+        assertThat(again.status()).as(again.toString()).isEqualTo(201);
+        assertThat(again.get("id").asText()).isEqualTo(first.get("id").asText());
+        assertThat(acme.get("/v1/volumes").json()).hasSize(1);
+        assertThat(volumeFiles()).hasSize(1);
+        assertThat(acme.delete("/v1/volumes/" + first.get("id").asText()).status()).isEqualTo(204);
     }
 
     @Test

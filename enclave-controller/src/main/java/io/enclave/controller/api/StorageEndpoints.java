@@ -50,7 +50,8 @@ final class StorageEndpoints {
                 new Route(POST, "/v1/volumes", ANY_TOKEN, (ctx, caller) -> {
                     CreateVolume req = Http.body(ctx, CreateVolume.class);
                     Http.json(ctx, 201, VolumeView.of(volumes.create(caller, req.tenantId(),
-                            new VolumeSpec(req.name(), req.pool(), req.sizeGib(), req.copies() == null ? 1 : req.copies()))));
+                            new VolumeSpec(req.name(), req.pool(), req.sizeGib(), req.copies() == null ? 1 : req.copies()),
+                            Http.idempotencyKey(ctx))));
                 }),
                 new Route(GET, "/v1/volumes", ANY_TOKEN, (ctx, caller) ->
                         Http.json(ctx, 200, volumes.list(caller).stream().map(VolumeView::of).toList())),

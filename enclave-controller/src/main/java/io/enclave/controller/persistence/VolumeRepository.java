@@ -29,6 +29,18 @@ public final class VolumeRepository {
         for (VolumeCopy c : v.placement()) saveCopy(h, v.id(), c, true);
     }
 
+    /** Records the Idempotency-Key of the request that created the volume. */
+    public void recordIdempotencyKey(Handle h, String volumeId, String scope, String key) {
+        h.createUpdate("UPDATE volumes SET idempotency_scope = :s, idempotency_key = :k WHERE id = :id")
+                .bind("id", volumeId).bind("s", scope).bind("k", key).execute();
+    }
+
+    /** The volume a request with this key made, if it still exists. */
+    public Optional<String> idByIdempotencyKey(Handle h, String scope, String key) {
+        return h.createQuery("SELECT id FROM volumes WHERE idempotency_scope = :s AND idempotency_key = :k")
+                .bind("s", scope).bind("k", key).mapTo(String.class).findOne();
+    }
+
     public Optional<VolumeRow> find(Handle h, Scope scope, String id) {
         return head(h, scope, id, false).map(head -> row(h, head));
     }

@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.jdbi.v3.core.Handle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,10 +55,38 @@ public final class VolumeService {
     }
 
     public VolumeRow create(Caller caller, String tenantIdForAdmin, VolumeSpec spec) {
+        return create(caller, tenantIdForAdmin, spec, null);
+    }
+
+    /** {@code idempotencyKey}: a repeated request with the same key answers with the volume the first one made. */
+    public VolumeRow create(Caller caller, String tenantIdForAdmin, VolumeSpec spec, String idempotencyKey) {
         String tenantId = Tenancy.targetTenant(caller, tenantIdForAdmin);
+        String keyScope = Scope.of(caller).idempotencyNamespace();
+        Optional<VolumeRow> replay = replay(caller, keyScope, idempotencyKey);
+        if (replay.isPresent()) return replay.get();
         String id = Ids.newId("vol");
         Instant now = clock.instant();
-        VolumeRow row = store.jdbi().inTransaction(h -> {
+        VolumeRow row;
+        try {
+            row = createNew(caller, tenantId, id, spec, now, keyScope, idempotencyKey);
+        } catch (org.jdbi.v3.core.JdbiException e) {
+            // Two requests with one key raced: the loser answers with the winner's volume.
+            return replay(caller, keyScope, idempotencyKey).orElseThrow(() -> e);
+        }
+        log.info("volume {} ({}) of tenant {} created: {} GiB x {} copies in pool {} on {}", id, spec.name(), tenantId,
+                spec.sizeGib(), spec.copies(), spec.pool(), row.volume().placement().stream().map(VolumeCopy::deviceId).toList());
+        return row;
+    }
+
+    private Optional<VolumeRow> replay(Caller caller, String keyScope, String key) {
+        if (key == null) return Optional.empty();
+        return store.jdbi().withHandle(h -> store.volumes().idByIdempotencyKey(h, keyScope, key)
+                .flatMap(existing -> store.volumes().find(h, Scope.of(caller), existing)));
+    }
+
+    private VolumeRow createNew(Caller caller, String tenantId, String id, VolumeSpec spec, Instant now, String keyScope,
+            String idempotencyKey) {
+        return store.jdbi().inTransaction(h -> {
             Tenant tenant = store.tenants().lock(h, tenantId)
                     .orElseThrow(() -> new EnclaveException.NotFound("tenant", tenantId));
             PoolRow pool = spec.pool() == null ? null : store.storage().poolByName(h, spec.pool())
@@ -78,12 +107,10 @@ public final class VolumeService {
             Volume volume = new Volume(id, tenantId, spec.name(), pool.pool().id(), spec.sizeGib(), spec.copies(),
                     placement, null, false, List.of());
             store.volumes().insert(h, volume, now);
+            if (idempotencyKey != null) store.volumes().recordIdempotencyKey(h, id, keyScope, idempotencyKey);
             storage.agentOfPool(h, volume.poolId()).createVolume(storage.onHost(h, volume));
             return store.volumes().find(h, Scope.ALL_TENANTS, id).orElseThrow();
         });
-        log.info("volume {} ({}) of tenant {} created: {} GiB x {} copies in pool {} on {}", id, spec.name(), tenantId,
-                spec.sizeGib(), spec.copies(), spec.pool(), row.volume().placement().stream().map(VolumeCopy::deviceId).toList());
-        return row;
     }
 
     public List<VolumeRow> list(Caller caller) {
