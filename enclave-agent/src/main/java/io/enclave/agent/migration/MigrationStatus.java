@@ -19,10 +19,13 @@ public final class MigrationStatus {
         };
     }
 
-    /** The RAM phase, from the {@code query-migrate} reply. */
+    /** The RAM phase, from the {@code query-migrate} reply of the source. */
     public static MigrationProgress fromQueryMigrate(JsonNode info) {
         JsonNode ram = info.path("ram");
         String qemuStatus = info.path("status").asText("none");
+        // A QEMU that itself came in by migration reports that incoming one ("completed", no total-time) until
+        // its own outgoing migration has connected: not this migration's end.
+        if ("completed".equals(qemuStatus) && !info.has("total-time")) qemuStatus = "setup";
         String error = info.hasNonNull("error-desc") ? info.get("error-desc").asText() : null;
         if (error == null && "failed".equals(qemuStatus)) error = "QEMU reports the migration failed";
         return new MigrationProgress(status(qemuStatus), info.path("total-time").asLong(0), info.path("downtime").asLong(0),

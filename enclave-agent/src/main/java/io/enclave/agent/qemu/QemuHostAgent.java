@@ -210,26 +210,27 @@ public final class QemuHostAgent implements HostAgent {
 
     /** Starts the VM's QEMU (daemonized) from a clean set of runtime files; {@code extraArgs} go last. */
     private void launch(VmRuntimeSpec spec, VmFiles files, List<String> extraArgs) {
-            try {
-                Files.deleteIfExists(files.stopRequested());
-                Files.deleteIfExists(files.pidFile());
-                Files.deleteIfExists(files.qmpSocket());
-                Files.deleteIfExists(files.guestAgentSocket());
-                Files.deleteIfExists(files.consoleSocket());
-                Files.deleteIfExists(files.qemuLog());
-                List<String> argv = new java.util.ArrayList<>(QemuCommandLine.build(qemuBinary, withNics(spec), files, accelerator));
-                argv.addAll(extraArgs);
-                CommandResult result = runner.run(argv, Duration.ofMinutes(1));
-                if (!result.ok()) {
-                    // QEMU reports configuration errors to its -D log file, not to stderr.
-                    throw new IllegalStateException("vm " + spec.vmId() + ": QEMU did not start (exit " + result.exitCode()
-                            + "): " + (result.stderr() + lastLines(files.qemuLog(), 2000)).strip());
-                }
-                writeInstant(files.bootedAt(), Instant.now());
-                guestReadyForBoot.remove(spec.vmId());
-            } catch (IOException e) {
-                throw new IllegalStateException("vm " + spec.vmId() + ": cannot start: " + e.getMessage(), e);
+        try {
+            Files.deleteIfExists(files.stopRequested());
+            Files.deleteIfExists(files.pidFile());
+            Files.deleteIfExists(files.qmpSocket());
+            Files.deleteIfExists(files.guestAgentSocket());
+            Files.deleteIfExists(files.consoleSocket());
+            Files.deleteIfExists(files.qemuLog());
+            List<String> argv = new java.util.ArrayList<>(
+                    QemuCommandLine.build(qemuBinary, withNics(spec), files, accelerator));
+            argv.addAll(extraArgs);
+            CommandResult result = runner.run(argv, Duration.ofMinutes(1));
+            if (!result.ok()) {
+                // QEMU reports configuration errors to its -D log file, not to stderr.
+                throw new IllegalStateException("vm " + spec.vmId() + ": QEMU did not start (exit " + result.exitCode()
+                        + "): " + (result.stderr() + lastLines(files.qemuLog(), 2000)).strip());
             }
+            writeInstant(files.bootedAt(), Instant.now());
+            guestReadyForBoot.remove(spec.vmId());
+        } catch (IOException e) {
+            throw new IllegalStateException("vm " + spec.vmId() + ": cannot start: " + e.getMessage(), e);
+        }
     }
 
     @Override

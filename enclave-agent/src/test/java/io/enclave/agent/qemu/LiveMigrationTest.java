@@ -176,6 +176,7 @@ class LiveMigrationTest {
                 Thread.sleep(20);
             }
             assertThat(p.status()).as("hop " + hop + ": " + p).isEqualTo(MigrationProgress.COMPLETED);
+            assertThat(p.totalMs()).as("hop " + hop + ": this migration's figures, not the incoming one's").isPositive();
             to.completeIncoming(spec.vmId());
             from.release(spec.vmId());
             System.out.printf("%s: hop %d total %d ms, downtime %d ms%n", spec.vmId(), hop, p.totalMs(), p.downtimeMs());
@@ -341,6 +342,7 @@ class LiveMigrationTest {
                 (System.nanoTime() - t0) / 1_000_000, seen);
         assertThat(p.error()).isNull();
         assertThat(p.status()).isEqualTo(MigrationProgress.COMPLETED);
+        assertThat(p.totalMs()).isPositive();
         return p;
     }
 
