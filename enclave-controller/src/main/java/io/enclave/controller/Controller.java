@@ -73,6 +73,7 @@ public final class Controller implements AutoCloseable {
     private final OrphanSweeper sweeper;
     private final ApiServer api;
     private final HostService hostService;
+    private final VolumeService volumes;
     private final MigrationService migrations;
     private final HighAvailability highAvailability;
     private final Maintenance maintenance;
@@ -108,7 +109,7 @@ public final class Controller implements AutoCloseable {
                 () -> store.jdbi().withHandle(h -> store.firewalls().tenantsWithFirewall(h)), 1,
                 settings.resyncEvery().multipliedBy(6));
         this.storage = new StorageService(store, hosts, clock);
-        VolumeService volumes = new VolumeService(store, storage, clock);
+        this.volumes = new VolumeService(store, storage, clock);
         VmReconciler reconciler = new VmReconciler(store, hosts, new VmLifecycle(settings.guestReadyTimeout()), clock,
                 networkReconciler::forHost, networkLoop::enqueue, volumes::plugBackIn, this::migrating);
         this.loop = new ReconcileLoop("vm", reconciler::reconcile,
@@ -151,6 +152,7 @@ public final class Controller implements AutoCloseable {
         images.syncFromLibrary();
         hostService.reconnectAll();
         migrations.settleAfterRestart();
+        volumes.failInterruptedResyncs();
         for (HostAgent agent : hosts.all()) {
             try {
                 sweeper.sweep(agent);

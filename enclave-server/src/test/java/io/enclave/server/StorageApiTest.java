@@ -364,6 +364,34 @@ class StorageApiTest {
     }
 
     /** The names of the VM's user-created devices, from its QEMU (qom-list /machine/peripheral). */
+    @Test
+    void aRebuildInterruptedByAControllerRestartFailsCleanly() throws Exception {
+        pool("main", devices.add("r1", DEVICE_MIB), devices.add("r2", DEVICE_MIB));
+        TestApi acme = enclave.tenant("acme", 2, 1024, 10, 2);
+        String id = acme.post("/v1/volumes", volume("data", 1, 2)).get("id").asText();
+        var store = enclave.controller.store();
+        java.time.Instant now = java.time.Instant.now();
+        String opId = io.enclave.core.Ids.newId("op");
+        // What a restart finds: a copy recorded as being rebuilt, and the operation that followed it.
+        store.jdbi().useTransaction(h -> {
+            h.createUpdate("UPDATE volume_copies SET state = 'RESYNCING', generation = 1 WHERE volume_id = :v AND copy_index = 1")
+                    .bind("v", id).execute();
+            store.operations().insert(h, new io.enclave.core.operation.Operation(opId, InProcessEnclave.tenantIdOf(acme),
+                    io.enclave.core.operation.OperationKind.RESYNC_VOLUME, id, 1, io.enclave.core.operation.OperationStatus.RUNNING,
+                    40, "copying", null, now, now), "admin", null);
+        });
+
+        List<String> failed = new io.enclave.controller.service.LiveResync(store, null, java.time.Clock.systemUTC()).failInterrupted();
+
+        assertThat(failed).containsExactly(id);
+        JsonNode volume = acme.get("/v1/volumes/" + id).json();
+        assertThat(volume.path("placement").findValuesAsText("state")).containsExactly("in_sync", "failed");
+        assertThat(volume.path("health").asText()).isEqualTo("degraded");
+        JsonNode op = enclave.admin.get("/v1/operations/" + opId).json();
+        assertThat(op.path("status").asText()).isEqualTo("failed");
+        assertThat(op.path("error").asText()).contains("controller restarted");
+    }
+
     private String qomDevices(String vmId) {
         return new io.enclave.agent.qemu.QmpClient(enclave.dir.resolve("vms").resolve(vmId).resolve("qmp.sock"))
                 .execute("qom-list", Map.of("path", "/machine/peripheral")).findValuesAsText("name").toString();

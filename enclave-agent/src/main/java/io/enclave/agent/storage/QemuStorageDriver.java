@@ -459,6 +459,7 @@ public final class QemuStorageDriver implements StorageDriver {
         createCopyFile(file, layout.sizeBytes());
         String jobId = resyncJobId(layout);
         try (QmpClient.Session qmp = new QmpClient(qmpSocket).session()) {
+            cancelStaleJob(qmp, jobId);
             qmp.execute("blockdev-add", BlockGraph.fileNode(layout.volumeId(), replacement));
             qmp.execute("blockdev-add", BlockGraph.qcow2Node(layout.volumeId(), replacement));
             Map<String, Object> mirror = new LinkedHashMap<>();
@@ -567,6 +568,23 @@ public final class QemuStorageDriver implements StorageDriver {
             if (node.path("node-name").asText().equals(name)) return true;
         }
         return false;
+    }
+
+    /**
+     * A rebuild whose follower died (a controller restart) leaves its mirror job in QEMU under the volume's job
+     * id; it is cancelled before a new rebuild of the volume starts. Its target nodes stay until QEMU exits.
+     */
+    private static void cancelStaleJob(QmpClient.Session qmp, String jobId) {
+        JobProgress stale = jobProgress(qmp.execute("query-jobs"), jobId);
+        if ("absent".equals(stale.status())) return;
+        log.warn("cancelling the stale copy job {} ({}) of an interrupted rebuild", jobId, stale.status());
+        if (!"concluded".equals(stale.status())) qmp.execute("job-cancel", Map.of("id", jobId));
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
+        while (!"concluded".equals(jobProgress(qmp.execute("query-jobs"), jobId).status())) {
+            if (System.nanoTime() > deadline) throw new EnclaveException.Unavailable("stale copy job " + jobId + " did not end");
+            sleep(50);
+        }
+        qmp.execute("job-dismiss", Map.of("id", jobId));
     }
 
     private static void dismissQuietly(QmpClient.Session qmp, String jobId) {

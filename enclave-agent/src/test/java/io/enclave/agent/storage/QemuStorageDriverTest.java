@@ -322,6 +322,33 @@ class QemuStorageDriverTest {
     }
 
     @Test
+    void aRebuildWhoseFollowerDiedIsCancelledWhenTheNextOneStarts() throws Exception {
+        List<LoopDevices.Dev> devs = devices(4);
+        VolumeLayout layout = layout("vol-ab", 16 * MIB, devs.subList(0, 3));
+        driver.createVolume(layout);
+        loops.fail(devs.get(2));
+        VolumeLayout degraded = layout.withCopy(layout.copy(2).withState(CopyState.FAILED));
+        TestQemu q = qemu("qab", List.of());
+        driver.attach(q.qmp, degraded);
+        q.qemuIo(degraded.qdevId(), "write -P 0x31 0 4M");
+
+        // A rebuild is started and nobody completes it (the controller that followed it restarted).
+        CopyLocation abandoned = new CopyLocation(2, "d3", devs.get(3).mount(), 1, CopyState.RESYNCING);
+        String job = driver.startResync(q.qmp, degraded, abandoned);
+        assertThat(driver.jobProgress(q.qmp, job).status()).isNotEqualTo("absent");
+
+        CopyLocation again = new CopyLocation(2, "d3", devs.get(3).mount(), 2, CopyState.RESYNCING);
+        driver.startResync(q.qmp, degraded, again);
+        VolumeLayout healed = driver.completeResync(q.qmp, degraded, again, Duration.ofSeconds(30));
+        assertThat(quorumChildren(q, "vol-ab")).containsExactlyInAnyOrder("vol-ab-c0g0", "vol-ab-c1g0", "vol-ab-c2g2");
+        q.qemuIo(healed.qdevId(), "write -P 0x32 8M 1M");
+        driver.detach(q.qmp, healed, Duration.ofSeconds(10));
+        for (CopyLocation c : healed.copies()) {
+            assertPatternOk(qemuIo(c.file("vol-ab").toString(), "read -P 0x31 0 4M", "read -P 0x32 8M 1M"));
+        }
+    }
+
+    @Test
     void aTwoCopyVolumeKeepsServingWithOneDeviceGoneAndResyncsWhileDetached() throws Exception {
         List<LoopDevices.Dev> devs = devices(3);
         VolumeLayout layout = layout("vol-q2", 16 * MIB, devs.subList(0, 2));

@@ -112,6 +112,13 @@ public final class VolumeRepository {
                 .bind("s", c.state().name()).execute();
     }
 
+    /** Volumes with a copy being rebuilt (resyncing), by volume id, with that copy. */
+    public List<java.util.Map.Entry<String, VolumeCopy>> resyncingCopies(Handle h) {
+        return h.createQuery("SELECT volume_id, copy_index, device_id, generation, state FROM volume_copies WHERE state = 'RESYNCING'")
+                .map((rs, ctx) -> java.util.Map.entry(rs.getString("volume_id"), new VolumeCopy(rs.getInt("copy_index"),
+                        rs.getString("device_id"), rs.getInt("generation"), CopyState.RESYNCING))).list();
+    }
+
     public void delete(Handle h, String id) {
         h.createUpdate("DELETE FROM volumes WHERE id = :id").bind("id", id).execute();
     }

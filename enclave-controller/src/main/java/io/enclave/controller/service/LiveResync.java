@@ -128,6 +128,31 @@ public final class LiveResync {
                 clock.instant()));
     }
 
+    /**
+     * After a controller restart: a rebuild that was being followed is failed cleanly (its copy failed again,
+     * its operation failed with the reason), so the admin can start it again; the host cancels the stale copy
+     * job when the next rebuild of the volume starts. Returns the volumes concerned.
+     */
+    public List<String> failInterrupted() {
+        Instant now = clock.instant();
+        List<String> volumes = store.jdbi().inTransaction(h -> {
+            List<String> ids = new java.util.ArrayList<>();
+            for (var entry : store.volumes().resyncingCopies(h)) {
+                store.volumes().saveCopy(h, entry.getKey(), entry.getValue().withState(CopyState.FAILED), false);
+                for (Operation op : store.operations().unfinishedForTarget(h, entry.getKey())) {
+                    if (op.kind() != OperationKind.RESYNC_VOLUME) continue;
+                    store.operations().update(h, op.id(), OperationStatus.FAILED, op.progress(), "rebuild interrupted",
+                            "the controller restarted during the rebuild of copy " + entry.getValue().index()
+                                    + "; start the resync again", now);
+                }
+                ids.add(entry.getKey());
+            }
+            return ids;
+        });
+        if (!volumes.isEmpty()) log.warn("live rebuilds interrupted by a controller restart failed cleanly: {}", volumes);
+        return volumes;
+    }
+
     /** Where a failed copy is rebuilt: on {@code deviceId} when given, else where placement finds room. */
     static String target(Volume volume, VolumeCopy failed, List<DeviceSpace> space, String deviceId) {
         Set<String> occupied = volume.placement().stream().filter(c -> c.index() != failed.index())

@@ -287,6 +287,11 @@ public final class VolumeService {
     }
 
     /** Rebuilds one failed copy of an attached volume while its VM runs; follow the returned operation. */
+    /** At controller start: rebuilds a restart interrupted are failed cleanly (see {@link LiveResync#failInterrupted}). */
+    public List<String> failInterruptedResyncs() {
+        return liveResync.failInterrupted();
+    }
+
     public Operation startLiveResync(Caller caller, String id, String deviceId) {
         return liveResync.start(caller, id, deviceId);
     }
