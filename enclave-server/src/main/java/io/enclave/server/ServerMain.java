@@ -15,7 +15,6 @@ import io.enclave.controller.persistence.Database;
 import io.enclave.core.Ids;
 import io.enclave.core.host.HostAgent;
 import io.enclave.core.host.HostInfo;
-import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -96,7 +95,7 @@ public final class ServerMain implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Files.createDirectories(dataDir);
-        String hostId = readOrCreate(dataDir.resolve("host-id"), () -> Ids.newId("host"));
+        String hostId = StateFiles.readOrCreate(dataDir.resolve("host-id"), () -> Ids.newId("host"));
         String hostName = InetAddress.getLocalHost().getHostName();
 
         ProcessCommandRunner runner = new ProcessCommandRunner();
@@ -140,12 +139,5 @@ public final class ServerMain implements Callable<Integer> {
         }, "shutdown"));
         stopped.await();
         return 0;
-    }
-
-    static String readOrCreate(Path file, java.util.function.Supplier<String> create) throws IOException {
-        if (Files.exists(file)) return Files.readString(file).strip();
-        String value = create.get();
-        Files.writeString(file, value + "\n");
-        return value;
     }
 }

@@ -5,10 +5,10 @@ import io.enclave.agent.qemu.QemuHostAgent;
 import io.enclave.core.Ids;
 import io.enclave.core.host.HostAgent;
 import io.enclave.server.HostOptions;
+import io.enclave.server.StateFiles;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HexFormat;
@@ -66,8 +66,8 @@ public final class AgentMain implements Callable<Integer> {
         }
         Files.createDirectories(dataDir);
         Files.createDirectories(host.imagesDir());
-        String hostId = readOrCreate(dataDir.resolve("host-id"), () -> Ids.newId("host"));
-        String secret = readOrCreate(dataDir.resolve("host-secret"), AgentMain::newSecret);
+        String hostId = StateFiles.readOrCreate(dataDir.resolve("host-id"), () -> Ids.newId("host"));
+        String secret = StateFiles.readOrCreate(dataDir.resolve("host-secret"), AgentMain::newSecret);
         String hostName = name != null ? name : InetAddress.getLocalHost().getHostName();
 
         // The address the controller calls is this host's underlay address unless told otherwise.
@@ -110,11 +110,4 @@ public final class AgentMain implements Callable<Integer> {
         return HexFormat.of().formatHex(b);
     }
 
-    private static String readOrCreate(Path file, java.util.function.Supplier<String> create) throws java.io.IOException {
-        if (Files.exists(file)) return Files.readString(file).strip();
-        String value = create.get();
-        Files.writeString(file, value + "\n");
-        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-        return value;
-    }
 }
