@@ -69,8 +69,8 @@ class MultiHostTest {
     void badOrReusedIdentitiesAreRefusedAndNothingChanges() {
         TestApi anonymous = dc.admin.withToken(null);
         Map<String, Object> join = new HashMap<>(Map.of("hostId", host1.id(), "name", "impostor", "cpus", 2,
-                "memoryMib", 4096, "accelerator", "tcg", "agentUrl", "http://10.97.0.99:8471",
-                "agentSecret", "x".repeat(64), "underlayAddress", "10.97.0.99"));
+                "memoryMib", 4096, "accelerator", "tcg", "agentUrl", "http://" + DataCentre.unusedUnderlayAddress() + ":8471",
+                "agentSecret", "x".repeat(64), "underlayAddress", DataCentre.unusedUnderlayAddress()));
 
         Response wrongToken = anonymous.withToken("not-the-join-token").post("/v1/hosts/join", join);
         assertThat(wrongToken.status()).isEqualTo(401);
@@ -87,7 +87,7 @@ class MultiHostTest {
         assertThat(malformed.errorFields()).contains("hostId", "agentUrl");
 
         join.put("hostId", "host-newcomer1");
-        join.put("agentUrl", "http://10.97.0.99:8471");
+        join.put("agentUrl", "http://" + DataCentre.unusedUnderlayAddress() + ":8471");
         join.put("underlayAddress", host2.address);
         Response underlayTaken = joiner.post("/v1/hosts/join", join);
         assertThat(underlayTaken.status()).isEqualTo(409);

@@ -16,13 +16,27 @@ import java.util.List;
 /**
  * Several hosts on this machine: each host is a network namespace with its own address on a
  * "data-centre" bridge, its own data directory and its own enclave-agent process; the controller runs in
- * the test's JVM and reaches the agents over that underlay. Every name starts with {@code em}.
+ * the test's JVM and reaches the agents over that underlay. Every name starts with {@code em} and the underlay
+ * is 10.97.0.0/24, unless the environment variable {@code ENCLAVE_TEST_DC} says {@code PREFIX:OCTET} (for
+ * example {@code fm:98}), so that two checkouts can run their multi-host tests at the same time.
  */
 public final class DataCentre implements AutoCloseable {
     public static final String JOIN_TOKEN = "test-join-token-0123456789abcdef";
-    static final String DC_NS = "emdc";
-    static final String CONTROLLER_ADDRESS = "10.97.0.1";
+    static final String PREFIX = setting(0, "em");
+    static final String SUBNET = "10." + setting(1, "97") + ".0.";
+    static final String DC_NS = PREFIX + "dc";
+    static final String CONTROLLER_ADDRESS = SUBNET + "1";
     private static final Duration T = Duration.ofSeconds(30);
+
+    private static String setting(int part, String fallback) {
+        String value = System.getenv("ENCLAVE_TEST_DC");
+        return value == null || value.isBlank() ? fallback : value.split(":")[part];
+    }
+
+    /** An address on the underlay that no host uses. */
+    public static String unusedUnderlayAddress() {
+        return SUBNET + "99";
+    }
 
     private final ProcessCommandRunner run = new ProcessCommandRunner();
     public final Path dir;
@@ -43,9 +57,9 @@ public final class DataCentre implements AutoCloseable {
 
         Host(int index, Path sharedStorage) {
             this.index = index;
-            this.netns = "emh" + index;
-            this.address = "10.97.0." + (10 + index);
-            this.netPrefix = "em" + index;
+            this.netns = PREFIX + "h" + index;
+            this.address = SUBNET + (10 + index);
+            this.netPrefix = PREFIX + index;
             this.dataDir = dir.resolve("host" + index);
             this.sharedStorage = sharedStorage;
         }
@@ -152,18 +166,18 @@ public final class DataCentre implements AutoCloseable {
         ProcessCommandRunner run = new ProcessCommandRunner();
         try {
             cleanLeftovers(run);
-            Path dir = Files.createTempDirectory(Path.of("/tmp"), "emdc-");
+            Path dir = Files.createTempDirectory(Path.of("/tmp"), PREFIX + "dc-");
             Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
             Path images = Files.createDirectories(dir.resolve("images"));
             InProcessEnclave.makeTinyImage(images.resolve(InProcessEnclave.TINY_IMAGE));
             if (withDefaultImage) Files.createSymbolicLink(images.resolve("default"), GuestImages.ensureDefault());
             check(run, "ip", "netns", "add", DC_NS);
-            check(run, "ip", "-n", DC_NS, "link", "add", "emdcbr", "type", "bridge");
-            check(run, "ip", "-n", DC_NS, "link", "set", "emdcbr", "up");
-            check(run, "ip", "link", "add", "emdc0", "type", "veth", "peer", "name", "emdc0p", "netns", DC_NS);
-            check(run, "ip", "-n", DC_NS, "link", "set", "emdc0p", "master", "emdcbr", "up");
-            check(run, "ip", "addr", "add", CONTROLLER_ADDRESS + "/24", "dev", "emdc0");
-            check(run, "ip", "link", "set", "emdc0", "up");
+            check(run, "ip", "-n", DC_NS, "link", "add", DC_NS + "br", "type", "bridge");
+            check(run, "ip", "-n", DC_NS, "link", "set", DC_NS + "br", "up");
+            check(run, "ip", "link", "add", DC_NS + "0", "type", "veth", "peer", "name", DC_NS + "0p", "netns", DC_NS);
+            check(run, "ip", "-n", DC_NS, "link", "set", DC_NS + "0p", "master", DC_NS + "br", "up");
+            check(run, "ip", "addr", "add", CONTROLLER_ADDRESS + "/24", "dev", DC_NS + "0");
+            check(run, "ip", "link", "set", DC_NS + "0", "up");
 
             Database db = Database.open(Database.h2Url(dir), null, null);
             Controller.Settings s = new Controller.Settings(CONTROLLER_ADDRESS, 0, 4, Duration.ofSeconds(2),
@@ -184,9 +198,9 @@ public final class DataCentre implements AutoCloseable {
         hosts.add(h);
         check(run, "ip", "netns", "add", h.netns);
         check(run, "ip", "-n", h.netns, "link", "set", "lo", "up");
-        check(run, "ip", "-n", h.netns, "link", "add", "eth0", "type", "veth", "peer", "name", "emh" + h.index + "p",
+        check(run, "ip", "-n", h.netns, "link", "add", "eth0", "type", "veth", "peer", "name", PREFIX + "h" + h.index + "p",
                 "netns", DC_NS);
-        check(run, "ip", "-n", DC_NS, "link", "set", "emh" + h.index + "p", "master", "emdcbr", "up");
+        check(run, "ip", "-n", DC_NS, "link", "set", PREFIX + "h" + h.index + "p", "master", DC_NS + "br", "up");
         check(run, "ip", "-n", h.netns, "addr", "add", h.address + "/24", "dev", "eth0");
         check(run, "ip", "-n", h.netns, "link", "set", "eth0", "up");
         return h.startAgent();
@@ -214,9 +228,9 @@ public final class DataCentre implements AutoCloseable {
     }
 
     private static void cleanLeftovers(ProcessCommandRunner run) {
-        run.run(List.of("ip", "link", "delete", "emdc0"), T);
+        run.run(List.of("ip", "link", "delete", DC_NS + "0"), T);
         for (String ns : namespaces()) {
-            if (ns.startsWith("em")) run.run(List.of("ip", "netns", "delete", ns), T);
+            if (ns.startsWith(PREFIX)) run.run(List.of("ip", "netns", "delete", ns), T);
         }
     }
 
