@@ -53,6 +53,12 @@ final class VmCommands {
         @Option(names = "--storage", paramLabel = "local|shared",
                 description = "Where the boot disk lives: the host's own storage (default) or storage several hosts reach.")
         String storage;
+        @Option(names = "--boot-volume", paramLabel = "POOL",
+                description = "Boot from a volume in this storage pool (created and deleted with the VM) instead of a per-VM disk.")
+        String bootPool;
+        @Option(names = "--boot-copies", paramLabel = "N",
+                description = "Copies of the boot volume on distinct devices of the pool (1-3, default 1; with --boot-volume).")
+        Integer bootCopies;
         @Mixin IdempotencyOption idempotency;
         @Mixin WaitOptions wait;
 
@@ -74,6 +80,15 @@ final class VmCommands {
             if (highlyAvailable) body.put("highlyAvailable", true);
             if (antiAffinityGroup != null) body.put("antiAffinityGroup", antiAffinityGroup);
             if (storage != null) body.put("storage", storage);
+            if (bootCopies != null && bootPool == null) {
+                throw CliException.usage("--boot-copies needs --boot-volume POOL");
+            }
+            if (bootPool != null) {
+                Map<String, Object> boot = new LinkedHashMap<>();
+                boot.put("pool", bootPool);
+                if (bootCopies != null) boot.put("copies", bootCopies);
+                body.put("bootVolume", boot);
+            }
             JsonNode accepted = session.api().post("/vms", body, idempotency.key);
             JsonNode operation = accepted.path("operation");
             JsonNode shown = accepted;

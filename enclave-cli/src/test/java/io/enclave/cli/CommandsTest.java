@@ -79,6 +79,23 @@ class CommandsTest {
     }
 
     @Test
+    void vmCreateAsksForABootVolume() throws IOException {
+        api.on("POST", "/vms", 202, "{\"vm\":" + vm("vm-1", "db") + ",\"operation\":{\"id\":\"op-1\",\"status\":\"pending\"}}");
+
+        Cli.Result r = Cli.run(api.env(), "vm", "create", "db", "--vcpus", "1", "--memory-mib", "256", "--disk-gib", "2",
+                "--image", "alpine", "--boot-volume", "fast", "--boot-copies", "2");
+        Cli.Result orphanCopies = Cli.run(api.env(), "vm", "create", "db", "--vcpus", "1", "--memory-mib", "256",
+                "--disk-gib", "2", "--image", "alpine", "--boot-copies", "2");
+
+        assertThat(r.exitCode()).isZero();
+        assertThat(json(api.requests().getFirst().body())).isEqualTo(json("""
+                {"name":"db","vcpus":1,"memoryMib":256,"diskGib":2,"image":"alpine","bootVolume":{"pool":"fast","copies":2}}"""));
+        assertThat(orphanCopies.exitCode()).isEqualTo(2);
+        assertThat(orphanCopies.err()).contains("--boot-copies needs --boot-volume");
+        assertThat(api.requests()).as("nothing sent for the bad one").hasSize(1);
+    }
+
+    @Test
     void vmMigrateSendsTheDestinationAndTheCopyRefusal() throws IOException {
         api.on("POST", "/vms/vm-1/migrate", 202, "{\"id\":\"op-9\",\"kind\":\"migrate_vm\",\"status\":\"pending\"}");
 
