@@ -39,6 +39,13 @@ public final class FirewallFormsDriver implements NetworkDriver {
     }
 
     @Override
+    public List<String> isolateFirewalls() {
+        List<String> down = new java.util.ArrayList<>(light.isolateFirewalls());
+        if (appliance != null) down.addAll(appliance.isolateFirewalls());
+        return down;
+    }
+
+    @Override
     public void applyTenant(TenantNetworking tenant) {
         driverFor(tenant).applyTenant(tenant);
     }

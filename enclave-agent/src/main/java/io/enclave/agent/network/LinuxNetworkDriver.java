@@ -643,4 +643,10 @@ public final class LinuxNetworkDriver implements NetworkDriver {
         }
     }
 
+
+    @Override
+    public List<String> isolateFirewalls() {
+        return PublicFence.isolate(runner, names, 'f');
+    }
+
 }

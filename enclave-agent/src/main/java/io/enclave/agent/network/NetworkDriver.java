@@ -38,6 +38,14 @@ public interface NetworkDriver {
     /** Removes everything of the tenant from the host (its VMs must be stopped first). */
     void removeTenant(String tenantId);
 
+    /**
+     * Takes every tenant firewall of this host off the public network (its port on the public bridge down) and
+     * returns the ports taken down. For a host cut off from the controller, which may move the firewalls and
+     * their public addresses to another host meanwhile; the next {@link #applyTenant} of a firewall this host
+     * still runs brings its port back up.
+     */
+    List<String> isolateFirewalls();
+
     /** Hit counters of the tenant's firewall rules, by rule id (plus the built-in {@code default:*} ones). */
     Map<String, RuleCounter> ruleCounters(String tenantId);
 

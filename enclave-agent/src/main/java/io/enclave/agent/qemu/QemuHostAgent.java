@@ -282,6 +282,18 @@ public final class QemuHostAgent implements HostAgent {
         return stopped;
     }
 
+    /**
+     * Self-fencing of a host cut off from the controller: its shared-storage VMs are killed (they may be
+     * restarted elsewhere) and its tenant firewalls are taken off the public network (they may move elsewhere,
+     * with their public addresses). Returns what it did, for the log.
+     */
+    public List<String> fenceSelf() {
+        List<String> done = new java.util.ArrayList<>();
+        stopSharedStorageVms().forEach(vm -> done.add("vm " + vm + " stopped"));
+        if (network != null) network.isolateFirewalls().forEach(port -> done.add("firewall port " + port + " down"));
+        return done;
+    }
+
     @Override
     public void reset(String vmId) {
         VmFiles files = files(vmId);

@@ -33,6 +33,7 @@ final class NetLab implements AutoCloseable {
     static final PublicNetwork PUBLIC = new PublicNetwork("198.18.0.0/24", "198.18.0.1");
     static final Duration T = Duration.ofSeconds(20);
 
+    final String prefix;
     final CommandRunner runner;
     final Path dir;
     final LinuxNetworkDriver driver;
@@ -47,14 +48,20 @@ final class NetLab implements AutoCloseable {
     }
 
     NetLab(CommandRunner runner) throws IOException {
+        this(runner, PREFIX);
+    }
+
+    /** A lab whose names all start with {@code prefix}, for tests that may run beside others. */
+    NetLab(CommandRunner runner, String prefix) throws IOException {
+        this.prefix = prefix;
         this.runner = runner;
-        dir = Files.createTempDirectory(Path.of("/tmp"), "ent3-");
+        dir = Files.createTempDirectory(Path.of("/tmp"), prefix + "-");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         nettool = dir.resolve("nettool.py");
         try (InputStream in = NetLab.class.getResourceAsStream("/network/nettool.py")) {
             Files.copy(in, nettool);
         }
-        driver = new LinuxNetworkDriver(runner, dir.resolve("net"), PREFIX);
+        driver = new LinuxNetworkDriver(runner, dir.resolve("net"), prefix);
     }
 
     void apply(TenantNetworking t) {
@@ -83,7 +90,7 @@ final class NetLab implements AutoCloseable {
     /** An "external client" on the public network with address {@code ip}. */
     String external(String ip) {
         String ns = namespace("x");
-        String port = PREFIX + "x" + ns.substring(ns.lastIndexOf('-') + 1);
+        String port = prefix + "x" + ns.substring(ns.lastIndexOf('-') + 1);
         ok("ip", "-n", driver.names().publicNamespace(), "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns);
         ok("ip", "-n", driver.names().publicNamespace(), "link", "set", port, "master", driver.names().publicBridge(), "up");
         ok("ip", "-n", ns, "link", "set", "eth0", "up");
@@ -92,7 +99,7 @@ final class NetLab implements AutoCloseable {
     }
 
     String namespace(String kind) {
-        String ns = PREFIX + "-" + kind + ProcessHandle.current().pid() % 10000 + "x" + (next++);
+        String ns = prefix + "-" + kind + ProcessHandle.current().pid() % 10000 + "x" + (next++);
         ok("ip", "netns", "add", ns);
         namespaces.add(ns);
         ok("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1");

@@ -540,4 +540,11 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             throw new IllegalStateException("interrupted", e);
         }
     }
+
+    /** Port 2 TAPs ({@link #wanTap}) of this host's appliances go down. */
+    @Override
+    public List<String> isolateFirewalls() {
+        return io.enclave.agent.network.PublicFence.isolate(runner, names, 'w');
+    }
+
 }
