@@ -151,7 +151,7 @@ public final class Controller implements AutoCloseable {
     public void start() {
         images.syncFromLibrary();
         hostService.reconnectAll();
-        migrations.settleAfterRestart();
+        migrations.settleOpen();
         volumes.failInterruptedResyncs();
         for (HostAgent agent : hosts.all()) {
             try {
@@ -212,6 +212,7 @@ public final class Controller implements AutoCloseable {
                 }
             });
         }
+        migrations.settleOpen();
         try {
             // A device that failed degrades its volumes without anyone having to look.
             storage.refresh();
@@ -250,9 +251,9 @@ public final class Controller implements AutoCloseable {
 
     @Override
     public void close() {
+        migrations.close();
         api.close();
         maintenance.close();
-        migrations.close();
         housekeeping.shutdownNow();
         hostWatch.shutdownNow();
         loop.close();

@@ -33,6 +33,7 @@ public final class HostService {
     private final Store store;
     private final HostRegistry registry;
     private final Clock clock;
+    private final Instant startedAt;
     private final byte[] joinToken;
     private final Duration deadAfter;
     private final Consumer<String> onHostDead;
@@ -42,6 +43,7 @@ public final class HostService {
         this.store = store;
         this.registry = registry;
         this.clock = clock;
+        this.startedAt = clock.instant();
         this.joinToken = joinToken == null ? null : joinToken.getBytes(StandardCharsets.UTF_8);
         this.deadAfter = deadAfter;
         this.onHostDead = onHostDead;
@@ -106,7 +108,10 @@ public final class HostService {
     public void checkHeartbeats() {
         Instant limit = clock.instant().minus(deadAfter);
         for (HostRow row : list()) {
-            if (row.agentUrl() == null || !"up".equals(row.status()) || !row.heartbeatAt().isBefore(limit)) continue;
+            // A heartbeat recorded before this controller started says nothing about the silence since: while the
+            // controller was down nobody could beat. Every host gets deadAfter from the start to show up.
+            Instant heardOf = row.heartbeatAt().isAfter(startedAt) ? row.heartbeatAt() : startedAt;
+            if (row.agentUrl() == null || !"up".equals(row.status()) || !heardOf.isBefore(limit)) continue;
             store.jdbi().useTransaction(h -> store.hosts().setStatus(h, row.id(), "down"));
             log.warn("host {}: no heartbeat since {}: declared down", row.id(), row.heartbeatAt());
             onHostDead.accept(row.id());

@@ -44,6 +44,7 @@ public final class MigrationService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MigrationService.class);
     private static final Duration POLL = Duration.ofMillis(100);
     private static final Duration LIMIT = Duration.ofMinutes(30);
+    private static final Duration GUEST_AGENT_WAIT = Duration.ofSeconds(30);
 
     private final Store store;
     private final HostRegistry hosts;
@@ -53,9 +54,11 @@ public final class MigrationService implements AutoCloseable {
     private final Consumer<String> reconcileVmSoon;
     private final Consumer<String> reconcileTenantNetworkSoon;
     private final Clock clock;
-    private final Set<String> running = ConcurrentHashMap.newKeySet();
+    /** VMs this process is migrating (or about to record a migration of), with how many claims each. */
+    private final Map<String, Integer> running = new ConcurrentHashMap<>();
     private final Map<String, String> incoming = new ConcurrentHashMap<>();
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+    private volatile boolean closing;
 
     /**
      * @param applyTenantNetworking converges a tenant's networking on every host now (the destination needs
@@ -76,7 +79,7 @@ public final class MigrationService implements AutoCloseable {
 
     /** Whether a migration owns the VM now (the VM reconciler and the sweeper leave it alone). */
     public boolean busy(String vmId) {
-        return running.contains(vmId) || store.jdbi().withHandle(h -> store.vms().migration(h, vmId)).isPresent();
+        return running.containsKey(vmId) || store.jdbi().withHandle(h -> store.vms().migration(h, vmId)).isPresent();
     }
 
     /** Hosts the tenant's VMs are migrating to: they need the tenant's networking too. */
@@ -106,58 +109,67 @@ public final class MigrationService implements AutoCloseable {
             }
         }
         Instant now = clock.instant();
-        Accepted accepted = store.jdbi().inTransaction(h -> {
-            Vm vm = store.vms().lock(h, Scope.ALL_TENANTS, vmId).orElseThrow(() -> new EnclaveException.NotFound("vm", vmId));
-            store.vms().migration(h, vmId).ifPresent(m -> {
-                throw new EnclaveException.Conflict("vm " + vmId + " is already migrating to host " + m.toHost());
-            });
-            if (vm.desiredState() != DesiredState.RUNNING || vm.phase() != VmPhase.RUNNING) {
-                throw new EnclaveException.Conflict("vm " + vmId + " is not running (phase " + vm.phase().name().toLowerCase()
-                        + "): only a running VM migrates live; a stopped one starts wherever it is placed");
-            }
-            store.volumes().bootVolumeOf(h, vmId).ifPresent(boot -> {
-                throw new EnclaveException.Conflict("vm " + vmId + " boots from volume " + boot.volume().id()
-                        + ": live migration of a VM with a boot volume is not supported yet");
-            });
-            int volumes = h.createQuery("SELECT COUNT(*) FROM volumes WHERE attached_vm_id = :id").bind("id", vmId)
-                    .mapTo(Integer.class).one();
-            if (volumes > 0) {
-                throw new EnclaveException.Conflict("vm " + vmId + " has " + volumes + " attached volume(s): "
-                        + "migrating VMs with attached volumes is not supported yet; detach them first");
-            }
-            List<HostRow> rows = store.hosts().list(h);
-            String shared = store.vms().sharedStorage(h, vmId);
-            String group = vm.spec().placement().antiAffinityGroup();
-            Set<String> groupHosts = group == null ? Set.of() : store.vms().hostsOfGroup(h, vm.tenantId(), group);
-            String target;
-            if (toHost == null) {
-                Set<String> excluded = new HashSet<>(groupHosts);
-                excluded.add(vm.hostId());
-                if (shared == null && Boolean.FALSE.equals(copyStorage)) {
-                    throw new EnclaveException.Conflict("vm " + vmId + " has its disk on host " + vm.hostId()
-                            + "'s own storage: it can only move by copying it (copyStorage false refuses that)");
+        // Claimed before the record commits: settleOpen must never take a migration this process is running. A
+        // claim, not a lock: the previous migration of the VM may still be releasing its source (the record, checked
+        // below, decides whether one is in flight).
+        claim(vmId);
+        Accepted accepted;
+        try {
+            accepted = store.jdbi().inTransaction(h -> {
+                Vm vm = store.vms().lock(h, Scope.ALL_TENANTS, vmId).orElseThrow(() -> new EnclaveException.NotFound("vm", vmId));
+                store.vms().migration(h, vmId).ifPresent(m -> {
+                    throw new EnclaveException.Conflict("vm " + vmId + " is already migrating to host " + m.toHost());
+                });
+                if (vm.desiredState() != DesiredState.RUNNING || vm.phase() != VmPhase.RUNNING) {
+                    throw new EnclaveException.Conflict("vm " + vmId + " is not running (phase " + vm.phase().name().toLowerCase()
+                            + "): only a running VM migrates live; a stopped one starts wherever it is placed");
                 }
-                target = scheduler.place(vm.spec(), rows, store.hosts().allocations(h), excluded, shared);
-            } else {
-                HostRow row = rows.stream().filter(r -> r.id().equals(toHost)).findFirst()
-                        .orElseThrow(() -> new EnclaveException.InvalidRequest("hostId", "unknown host '" + toHost + "'"));
-                checkDestination(vm, row, shared, copyStorage, groupHosts, store.hosts().allocations(h));
-                target = toHost;
-            }
-            HostRow destination = rows.stream().filter(r -> r.id().equals(target)).findFirst().orElseThrow();
-            if (destination.underlayAddress() == null) {
-                throw new EnclaveException.Conflict("host " + target + " has no underlay address to receive a migration on");
-            }
-            boolean copy = shared == null;
-            Operation op = new Operation(Ids.newId("op"), vm.tenantId(), OperationKind.MIGRATE_VM, vmId, vm.generation(),
-                    OperationStatus.PENDING, 0, "accepted: to host " + target + (copy ? ", copying the disk" : ", shared storage"),
-                    null, now, now);
-            store.operations().insert(h, op, "admin", idempotencyKey);
-            store.vms().startMigration(h, vmId, target, op.id());
-            return new Accepted(vm, target, copy, op);
-        });
+                store.volumes().bootVolumeOf(h, vmId).ifPresent(boot -> {
+                    throw new EnclaveException.Conflict("vm " + vmId + " boots from volume " + boot.volume().id()
+                            + ": live migration of a VM with a boot volume is not supported yet");
+                });
+                int volumes = h.createQuery("SELECT COUNT(*) FROM volumes WHERE attached_vm_id = :id").bind("id", vmId)
+                        .mapTo(Integer.class).one();
+                if (volumes > 0) {
+                    throw new EnclaveException.Conflict("vm " + vmId + " has " + volumes + " attached volume(s): "
+                            + "migrating VMs with attached volumes is not supported yet; detach them first");
+                }
+                List<HostRow> rows = store.hosts().list(h);
+                String shared = store.vms().sharedStorage(h, vmId);
+                String group = vm.spec().placement().antiAffinityGroup();
+                Set<String> groupHosts = group == null ? Set.of() : store.vms().hostsOfGroup(h, vm.tenantId(), group);
+                String target;
+                if (toHost == null) {
+                    Set<String> excluded = new HashSet<>(groupHosts);
+                    excluded.add(vm.hostId());
+                    if (shared == null && Boolean.FALSE.equals(copyStorage)) {
+                        throw new EnclaveException.Conflict("vm " + vmId + " has its disk on host " + vm.hostId()
+                                + "'s own storage: it can only move by copying it (copyStorage false refuses that)");
+                    }
+                    target = scheduler.place(vm.spec(), rows, store.hosts().allocations(h), excluded, shared);
+                } else {
+                    HostRow row = rows.stream().filter(r -> r.id().equals(toHost)).findFirst()
+                            .orElseThrow(() -> new EnclaveException.InvalidRequest("hostId", "unknown host '" + toHost + "'"));
+                    checkDestination(vm, row, shared, copyStorage, groupHosts, store.hosts().allocations(h));
+                    target = toHost;
+                }
+                HostRow destination = rows.stream().filter(r -> r.id().equals(target)).findFirst().orElseThrow();
+                if (destination.underlayAddress() == null) {
+                    throw new EnclaveException.Conflict("host " + target + " has no underlay address to receive a migration on");
+                }
+                boolean copy = shared == null;
+                Operation op = new Operation(Ids.newId("op"), vm.tenantId(), OperationKind.MIGRATE_VM, vmId, vm.generation(),
+                        OperationStatus.PENDING, 0, "accepted: to host " + target + (copy ? ", copying the disk" : ", shared storage"),
+                        null, now, now);
+                store.operations().insert(h, op, "admin", idempotencyKey);
+                store.vms().startMigration(h, vmId, target, op.id());
+                return new Accepted(vm, target, copy, op);
+            });
+        } catch (RuntimeException e) {
+            unclaim(vmId);
+            throw e;
+        }
         Vm vm = accepted.vm();
-        running.add(vmId);
         incoming.put(vmId, vm.tenantId() + "/" + accepted.toHost());
         log.info("vm {} (tenant {}): migration from host {} to host {} accepted ({} storage), operation {}", vmId,
                 vm.tenantId(), vm.hostId(), accepted.toHost(), accepted.copyStorage() ? "copied" : "shared",
@@ -215,6 +227,9 @@ public final class MigrationService implements AutoCloseable {
                 throw new MigrationFailed(p.status() + (p.error() == null ? "" : ": " + p.error()));
             }
             destination.completeIncoming(vmId);
+            // The guest agent answered on the source; the record moves once it answers on the destination too, so
+            // the VM never shows as "starting" (and refuses exec) just because the new host has not asked it yet.
+            if (vm.guestReady()) awaitGuestAgent(destination, vmId, toHost);
             String message = "moved from host " + vm.hostId() + " to host " + toHost + ": total " + p.totalMs()
                     + " ms, downtime " + p.downtimeMs() + " ms, storage " + (copy ? "copied" : "shared");
             store.jdbi().useTransaction(h -> {
@@ -230,6 +245,12 @@ public final class MigrationService implements AutoCloseable {
                 log.warn("vm {}: releasing it on host {} after the migration failed: {}", vmId, vm.hostId(), e.getMessage());
             }
         } catch (RuntimeException e) {
+            if (closing) {
+                // Like a crash: the agents carry on, the record stays, and the next start settles it.
+                log.info("vm {} (tenant {}): the controller stops during its migration to host {}; settled at the next start",
+                        vmId, vm.tenantId(), toHost);
+                return;
+            }
             String why = e.getMessage() == null ? e.toString() : e.getMessage();
             log.warn("vm {} (tenant {}): migration to host {} failed: {}", vmId, vm.tenantId(), toHost, why);
             if (started) quietly(() -> source.cancelMigration(vmId), "cancel on the source");
@@ -241,10 +262,22 @@ public final class MigrationService implements AutoCloseable {
             });
         } finally {
             incoming.remove(vmId);
-            running.remove(vmId);
-            reconcileVmSoon.accept(vmId);
-            reconcileTenantNetworkSoon.accept(vm.tenantId());
+            unclaim(vmId);
+            if (!closing) {
+                reconcileVmSoon.accept(vmId);
+                reconcileTenantNetworkSoon.accept(vm.tenantId());
+            }
         }
+    }
+
+    private void awaitGuestAgent(HostAgent destination, String vmId, String toHost) {
+        long deadline = System.nanoTime() + GUEST_AGENT_WAIT.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (destination.status(vmId).guestReady()) return;
+            sleep(Duration.ofMillis(200));
+        }
+        log.warn("vm {}: its guest agent did not answer on host {} within {} s of the migration; moving its record anyway",
+                vmId, toHost, GUEST_AGENT_WAIT.toSeconds());
     }
 
     private MigrationProgress follow(HostAgent source, String vmId, String operationId, boolean copy) {
@@ -266,49 +299,75 @@ public final class MigrationService implements AutoCloseable {
     }
 
     /**
-     * After a controller restart: every migration recorded as in flight is settled. If the destination runs the
-     * VM and the source does not, it completed; otherwise the destination's part is removed and the VM stays.
+     * Settles every migration recorded as in flight that this process is not running: what a stopped or crashed
+     * controller left (called at start, then by housekeeping). If the destination runs the VM and the source does
+     * not, or the source reports the migration completed, it completed; otherwise the destination's part is
+     * removed and the VM stays. A migration whose hosts do not both answer while they are still up is left open
+     * (the VM stays busy) and tried again later: deciding without them could leave a paused or a second copy.
      */
-    public void settleAfterRestart() {
+    public void settleOpen() {
         List<Migration> open = store.jdbi().withHandle(h -> store.vms().migrations(h));
         for (Migration m : open) {
-            Optional<HostAgent> from = hosts.get(m.fromHost());
-            Optional<HostAgent> to = hosts.get(m.toHost());
-            boolean arrived = false;
+            if (running.containsKey(m.vmId())) continue;
             try {
-                boolean onDestination = to.isPresent() && to.get().status(m.vmId()).processAlive();
-                boolean onSource = from.isPresent() && from.get().status(m.vmId()).processAlive();
-                if (onDestination && onSource) {
-                    MigrationProgress p = from.get().migrationProgress(m.vmId());
-                    arrived = MigrationProgress.COMPLETED.equals(p.status());
-                } else {
-                    arrived = onDestination;
-                }
-                if (arrived) {
-                    to.get().completeIncoming(m.vmId());
-                    from.ifPresent(a -> quietly(() -> a.release(m.vmId()), "release on the source"));
-                } else {
-                    from.ifPresent(a -> quietly(() -> a.cancelMigration(m.vmId()), "cancel on the source"));
-                    to.ifPresent(a -> quietly(() -> a.abortIncoming(m.vmId()), "abort on the destination"));
-                }
+                settle(m);
             } catch (RuntimeException e) {
-                log.warn("vm {}: settling the migration interrupted by a restart: {}", m.vmId(), e.getMessage());
+                log.warn("vm {}: the migration left by a controller restart is not settled yet (tried again later): {}",
+                        m.vmId(), e.getMessage());
             }
-            boolean done = arrived;
-            store.jdbi().useTransaction(h -> {
-                if (done) store.vms().moveToHost(h, m.vmId(), m.toHost());
-                store.vms().endMigration(h, m.vmId());
-                if (m.operationId() != null) {
-                    store.operations().update(h, m.operationId(), done ? OperationStatus.SUCCEEDED : OperationStatus.FAILED,
-                            100, done ? "completed (settled after a controller restart)" : "the VM stays on host " + m.fromHost(),
-                            done ? null : "the controller restarted during the migration", clock.instant());
-                }
-            });
-            log.info("vm {}: migration interrupted by a controller restart settled: {}", m.vmId(),
-                    done ? "now on host " + m.toHost() : "stays on host " + m.fromHost());
-            reconcileVmSoon.accept(m.vmId());
-            reconcileTenantNetworkSoon.accept(m.tenantId());
         }
+    }
+
+    private void settle(Migration m) {
+        Optional<HostAgent> from = reachable(m.fromHost());
+        Optional<HostAgent> to = reachable(m.toHost());
+        boolean onDestination = to.isPresent() && to.get().status(m.vmId()).processAlive();
+        boolean onSource = from.isPresent() && from.get().status(m.vmId()).processAlive();
+        boolean arrived;
+        if (onDestination && onSource) {
+            arrived = MigrationProgress.COMPLETED.equals(from.get().migrationProgress(m.vmId()).status());
+        } else {
+            arrived = onDestination;
+        }
+        if (arrived) {
+            to.get().completeIncoming(m.vmId());
+            from.ifPresent(a -> quietly(() -> a.release(m.vmId()), "release on the source"));
+        } else {
+            from.ifPresent(a -> quietly(() -> a.cancelMigration(m.vmId()), "cancel on the source"));
+            to.ifPresent(a -> quietly(() -> a.abortIncoming(m.vmId()), "abort on the destination"));
+        }
+        store.jdbi().useTransaction(h -> {
+            if (arrived) store.vms().moveToHost(h, m.vmId(), m.toHost());
+            store.vms().endMigration(h, m.vmId());
+            if (m.operationId() != null) {
+                store.operations().update(h, m.operationId(), arrived ? OperationStatus.SUCCEEDED : OperationStatus.FAILED,
+                        100, arrived ? "completed (settled after a controller restart)" : "the VM stays on host " + m.fromHost(),
+                        arrived ? null : "the controller restarted during the migration", clock.instant());
+            }
+        });
+        log.info("vm {} (tenant {}): migration interrupted by a controller restart settled: {}", m.vmId(), m.tenantId(),
+                arrived ? "now on host " + m.toHost() : "stays on host " + m.fromHost());
+        reconcileVmSoon.accept(m.vmId());
+        reconcileTenantNetworkSoon.accept(m.tenantId());
+    }
+
+    /**
+     * The host's agent when the host is up (empty when it is declared down: what it ran is gone or fenced).
+     * Throws Unavailable when an up host has no connection yet, so the migration is settled later.
+     */
+    private Optional<HostAgent> reachable(String hostId) {
+        var row = store.jdbi().withHandle(h -> store.hosts().find(h, hostId));
+        if (row.isEmpty() || !"up".equals(row.get().status())) return Optional.empty();
+        return Optional.of(hosts.get(hostId).orElseThrow(
+                () -> new EnclaveException.Unavailable("host " + hostId + " is up but not connected yet")));
+    }
+
+    private void claim(String vmId) {
+        running.merge(vmId, 1, Integer::sum);
+    }
+
+    private void unclaim(String vmId) {
+        running.computeIfPresent(vmId, (id, claims) -> claims == 1 ? null : claims - 1);
     }
 
     private void progress(String operationId, int percent, String message) {
@@ -341,6 +400,7 @@ public final class MigrationService implements AutoCloseable {
 
     @Override
     public void close() {
+        closing = true;
         executor.shutdownNow();
     }
 }

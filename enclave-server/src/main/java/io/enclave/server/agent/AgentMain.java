@@ -48,7 +48,9 @@ public final class AgentMain implements Callable<Integer> {
 
     @Option(names = "--self-fence-seconds", defaultValue = "8",
             description = "Cut off from the controller this long, kill the VMs whose disks are on shared storage (the"
-                    + " controller restarts them elsewhere); 0 never. Keep it below the controller's --host-dead-seconds"
+                    + " controller restarts them elsewhere) and take the tenant firewalls off the public network (the"
+                    + " controller may move them; its next apply brings back those that stay); not while the controller's"
+                    + " machine refuses connections (the controller is down, so it moves nothing); 0 never. Keep it below the controller's --host-dead-seconds"
                     + " plus --fence-wait-seconds. Default: ${DEFAULT-VALUE}")
     int selfFenceSeconds;
 
@@ -83,7 +85,7 @@ public final class AgentMain implements Callable<Integer> {
                 new ControllerLink.Identity(agent.info(), agentUrl, secret, underlay, host.sharedStorageName(),
                         host.sharedStoragePath()), Duration.ofSeconds(heartbeatSeconds),
                 selfFenceSeconds > 0 && agent instanceof QemuHostAgent ? Duration.ofSeconds(selfFenceSeconds) : null,
-                () -> ((QemuHostAgent) agent).stopSharedStorageVms());
+                () -> ((QemuHostAgent) agent).fenceSelf());
         try {
             link.start(Duration.ofMinutes(5));
         } catch (ControllerLink.JoinRefused e) {

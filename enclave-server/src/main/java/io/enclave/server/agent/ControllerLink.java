@@ -50,6 +50,8 @@ public final class ControllerLink implements AutoCloseable {
     private final Runnable selfFence;
     private volatile long lastAcknowledged = System.nanoTime();
     private volatile boolean fenced;
+    private volatile boolean controllerRefuses;
+    private volatile boolean refusalNoted;
 
     /**
      * @param selfFenceAfter when the controller has not acknowledged a heartbeat for this long, {@code selfFence}
@@ -118,6 +120,7 @@ public final class ControllerLink implements AutoCloseable {
                 acknowledged();
             }
         } catch (IOException | RuntimeException e) {
+            controllerRefuses = refusesConnections(controller);
             log.warn("heartbeat of host {} failed: {}", identity.info().id(), e.toString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -125,7 +128,26 @@ public final class ControllerLink implements AutoCloseable {
         fenceIfCutOff();
     }
 
+    /**
+     * Whether the controller's machine answers but nothing listens on the controller's port (connection
+     * refused): the network to it works and the controller is not running (restarted, upgraded), so it declares
+     * no host dead. A timeout or an unreachable network says nothing of the kind. (The HTTP client's exceptions
+     * carry no reason, hence a plain socket.)
+     */
+    static boolean refusesConnections(URI url) {
+        int port = url.getPort() != -1 ? url.getPort() : "https".equals(url.getScheme()) ? 443 : 80;
+        try (java.net.Socket socket = new java.net.Socket()) {
+            socket.connect(new java.net.InetSocketAddress(url.getHost(), port), 2000);
+            return false;
+        } catch (java.net.ConnectException e) {
+            return e.getMessage() != null && e.getMessage().contains("Connection refused");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     private void acknowledged() {
+        controllerRefuses = false;
         lastAcknowledged = System.nanoTime();
         if (fenced) log.info("host {}: controller reachable again after self-fencing", identity.info().id());
         fenced = false;
@@ -133,8 +155,17 @@ public final class ControllerLink implements AutoCloseable {
 
     private void fenceIfCutOff() {
         if (selfFenceAfter == null || fenced || System.nanoTime() - lastAcknowledged < selfFenceAfter.toNanos()) return;
+        if (controllerRefuses) {
+            // Not cut off: the controller is down, and a controller that is down declares no host dead. Its
+            // successor gives every host a full --host-dead-seconds from its start to beat again.
+            if (!refusalNoted) log.warn("host {}: the controller refuses connections (not running): its VMs keep running, no self-fencing",
+                    identity.info().id());
+            refusalNoted = true;
+            return;
+        }
+        refusalNoted = false;
         fenced = true;
-        log.warn("host {}: no heartbeat acknowledged for {} s: fencing itself (stopping its highly-available VMs)",
+        log.warn("host {}: no heartbeat acknowledged for {} s: fencing itself (stopping its shared-storage VMs, taking its firewalls off the public network)",
                 identity.info().id(), selfFenceAfter.toSeconds());
         try {
             selfFence.run();

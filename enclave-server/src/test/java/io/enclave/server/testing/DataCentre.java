@@ -41,7 +41,7 @@ public final class DataCentre implements AutoCloseable {
     private final ProcessCommandRunner run = new ProcessCommandRunner();
     public final Path dir;
     public final Path images;
-    public final Controller controller;
+    private volatile Controller controller;
     public final TestApi admin;
     private final List<Host> hosts = new ArrayList<>();
 
@@ -179,10 +179,7 @@ public final class DataCentre implements AutoCloseable {
             check(run, "ip", "addr", "add", CONTROLLER_ADDRESS + "/24", "dev", DC_NS + "0");
             check(run, "ip", "link", "set", DC_NS + "0", "up");
 
-            Database db = Database.open(Database.h2Url(dir), null, null);
-            Controller.Settings s = new Controller.Settings(CONTROLLER_ADDRESS, 0, 4, Duration.ofSeconds(2),
-                    Duration.ofMinutes(5), 16.0, 1.5, JOIN_TOKEN, Duration.ofSeconds(5), Duration.ofSeconds(4));
-            Controller controller = new Controller(db, new ImageLibrary(images, run), s);
+            Controller controller = newController(dir, images, 0);
             String token = controller.tenants().bootstrapAdminToken();
             controller.start();
             return new DataCentre(dir, images, controller,
@@ -190,6 +187,28 @@ public final class DataCentre implements AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private static Controller newController(Path dir, Path images, int port) {
+        Database db = Database.open(Database.h2Url(dir), null, null);
+        Controller.Settings s = new Controller.Settings(CONTROLLER_ADDRESS, port, 4, Duration.ofSeconds(2),
+                Duration.ofMinutes(5), 16.0, 1.5, JOIN_TOKEN, Duration.ofSeconds(5), Duration.ofSeconds(4));
+        return new Controller(db, new ImageLibrary(images, new ProcessCommandRunner()), s);
+    }
+
+    public Controller controller() {
+        return controller;
+    }
+
+    /**
+     * Stops the controller and starts a new one on the same database and port, as after a crash or an upgrade
+     * (the agents and their VMs keep running meanwhile).
+     */
+    public void restartController() {
+        int port = controller.port();
+        controller.close();
+        controller = newController(dir, images, port);
+        controller.start();
     }
 
     /** Adds a host namespace on the underlay and starts its agent. */
