@@ -123,7 +123,7 @@ public final class Controller implements AutoCloseable {
         this.sweeper = new OrphanSweeper(store, this::migrating);
         this.highAvailability = new HighAvailability(store, scheduler, clock, settings.fenceWait(), housekeeping,
                 loop::enqueue, networkLoop::enqueue);
-        this.maintenance = new Maintenance(store, migrations);
+        this.maintenance = new Maintenance(store, migrations, scheduler);
         this.hostService = new HostService(store, hosts, clock, settings.joinToken(), settings.hostDeadAfter(),
                 highAvailability::hostDown);
         this.api = new ApiServer(store, new Authenticator(store.jdbi(), store.tokens()), tenants, vms, images, networks,

@@ -204,7 +204,14 @@ class MultiHostMigrationTest {
     @Test
     @Order(4)
     void drainingAHostMovesItsRunningVmsAway() {
-        DataCentre.Host drained = hostOf(mover);
+        // A stopped VM on shared storage: re-homed by the drain (nothing to copy).
+        Map<String, Object> body = new HashMap<>(InProcessEnclave.vm("parked", 1, 128, 1, InProcessEnclave.TINY_IMAGE, false));
+        body.put("storage", "shared");
+        Response created = t.post("/v1/vms", body);
+        assertThat(created.status()).as(created.toString()).isEqualTo(202);
+        String parked = created.get("vm").get("id").asText();
+        awaitOperation(t, created.get("operation").get("id").asText(), Duration.ofSeconds(60));
+        DataCentre.Host drained = hostOf(parked);
         DataCentre.Host remaining = other(drained);
         Response r = dc.admin.post("/v1/hosts/" + drained.id() + "/maintenance", null);
         assertThat(r.status()).isEqualTo(202);
@@ -214,6 +221,13 @@ class MultiHostMigrationTest {
             assertThat(t.get("/v1/vms/" + vm).get("hostId").asText()).as(vm).isEqualTo(remaining.id());
             awaitGuestReady(t, vm);
         }
+        assertThat(t.get("/v1/vms/" + parked).get("hostId").asText()).as("the stopped shared-storage VM re-homed")
+                .isEqualTo(remaining.id());
+        JsonNode started = awaitOperation(t, t.post("/v1/vms/" + parked + "/start", null).get("id").asText(), Duration.ofSeconds(90));
+        assertThat(started.get("status").asText()).as(started.toString()).isEqualTo("succeeded");
+        assertThat(qemuPid(remaining, parked)).as("it starts on its new host").isPositive();
+        assertThat(Files.exists(shared.resolve("vms").resolve(parked).resolve("disk.qcow2"))).isTrue();
+        awaitOperation(t, t.delete("/v1/vms/" + parked).get("id").asText(), Duration.ofSeconds(60));
         Response placed = t.post("/v1/vms", InProcessEnclave.vm("while-drained", 1, 128, 1, InProcessEnclave.TINY_IMAGE, false));
         assertThat(placed.get("vm").get("hostId").asText()).as("no new VM on a host in maintenance").isEqualTo(remaining.id());
         awaitOperation(t, t.delete("/v1/vms/" + placed.get("vm").get("id").asText()).get("id").asText(), Duration.ofSeconds(60));

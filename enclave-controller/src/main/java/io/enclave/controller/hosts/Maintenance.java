@@ -4,6 +4,8 @@ import io.enclave.controller.persistence.HostRepository.HostRow;
 import io.enclave.controller.persistence.Store;
 import io.enclave.core.error.EnclaveException;
 import io.enclave.core.operation.OperationStatus;
+import io.enclave.controller.scheduler.Scheduler;
+import io.enclave.core.vm.DesiredState;
 import io.enclave.core.vm.Vm;
 import io.enclave.core.vm.VmPhase;
 import java.time.Duration;
@@ -15,8 +17,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Puts a host into maintenance: it takes no new VMs ({@code draining}), its running VMs are live-migrated
- * away one at a time (the scheduler picks each destination), and once none runs there it is {@code on}.
- * Stopped VMs keep their place (they start wherever they are once the host is back). Leaving maintenance
+ * away one at a time (the scheduler picks each destination), its stopped VMs whose disks are on shared storage
+ * are re-homed (nothing to copy: they start on their new host), and once none runs there it is {@code on}.
+ * Stopped VMs with a disk on the host's own storage keep their place (they start there once the host is back). Leaving maintenance
  * makes the host schedulable again; a drain in progress stops after the migration it is doing.
  */
 public final class Maintenance implements AutoCloseable {
@@ -24,11 +27,13 @@ public final class Maintenance implements AutoCloseable {
 
     private final Store store;
     private final MigrationService migrations;
+    private final Scheduler scheduler;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
 
-    public Maintenance(Store store, MigrationService migrations) {
+    public Maintenance(Store store, MigrationService migrations, Scheduler scheduler) {
         this.store = store;
         this.migrations = migrations;
+        this.scheduler = scheduler;
     }
 
     public HostRow enter(String hostId) {
@@ -65,6 +70,7 @@ public final class Maintenance implements AutoCloseable {
             List<Vm> runningHere = store.jdbi().withHandle(h -> store.vms().onHost(h, hostId)).stream()
                     .filter(vm -> vm.phase() == VmPhase.RUNNING).toList();
             if (runningHere.isEmpty()) {
+                rehomeStoppedSharedVms(hostId);
                 store.jdbi().useTransaction(h -> {
                     if (stillDraining(hostId)) store.hosts().setMaintenance(h, hostId, "on");
                 });
@@ -85,6 +91,40 @@ public final class Maintenance implements AutoCloseable {
                 log.error("host {}: drain stopped after {} failed migrations; the host stays draining (no new VMs)", hostId, failures);
                 return;
             }
+        }
+    }
+
+    /**
+     * Moves the records of the host's stopped VMs whose disks are on shared storage to hosts the scheduler picks
+     * (the sweeper then releases what the host kept of them, never the shared disk). The others stay, logged.
+     */
+    private void rehomeStoppedSharedVms(String hostId) {
+        List<String> stayed = new java.util.ArrayList<>();
+        store.jdbi().useTransaction(h -> {
+            for (Vm vm : store.vms().onHost(h, hostId)) {
+                if (vm.phase() == VmPhase.RUNNING || store.vms().migration(h, vm.id()).isPresent()) continue;
+                String shared = store.vms().sharedStorage(h, vm.id());
+                if (shared == null || vm.desiredState() != DesiredState.STOPPED) {
+                    stayed.add(vm.id());
+                    continue;
+                }
+                String group = vm.spec().placement().antiAffinityGroup();
+                java.util.Set<String> excluded = new java.util.HashSet<>(
+                        group == null ? java.util.Set.of() : store.vms().hostsOfGroup(h, vm.tenantId(), group));
+                excluded.add(hostId);
+                try {
+                    String target = scheduler.place(vm.spec(), store.hosts().list(h), store.hosts().allocations(h), excluded, shared);
+                    store.vms().moveToHost(h, vm.id(), target);
+                    log.info("host {}: draining: stopped vm {} (tenant {}) re-homed to host {} (its disk is on shared storage '{}')",
+                            hostId, vm.id(), vm.tenantId(), target, shared);
+                } catch (EnclaveException.Conflict e) {
+                    stayed.add(vm.id());
+                    log.warn("host {}: draining: stopped vm {} stays: {}", hostId, vm.id(), e.getMessage());
+                }
+            }
+        });
+        if (!stayed.isEmpty()) {
+            log.info("host {}: draining: stopped VMs {} stay (disk on the host's own storage, or no room elsewhere)", hostId, stayed);
         }
     }
 
