@@ -352,14 +352,17 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
                 vm.record(plugged(qmp).values());
             }
             for (VmNic w : add) {
-                String id = "hp" + tag(w.networkId());
+                String id = legDevice(w.networkId());
                 try {
-                    qmp.execute("netdev_del", Map.of("id", id + "n")); // left by an agent stopped between netdev_add and device_add
+                    // A netdev of this leg without its NIC holds the TAP: left by an agent stopped between netdev_add and
+                    // device_add, or between DEVICE_DELETED and netdev_del (same id whether plugged or on the command line).
+                    qmp.execute("netdev_del", Map.of("id", legNetdev(w.networkId())));
                 } catch (QmpException e) {
                     // normally there is none
                 }
-                qmp.execute("netdev_add", Map.of("type", "tap", "id", id + "n", "ifname", w.tap(), "script", "no", "downscript", "no"));
-                qmp.execute("device_add", Map.of("driver", "virtio-net-pci", "id", id, "netdev", id + "n", "mac", w.mac(),
+                qmp.execute("netdev_add", Map.of("type", "tap", "id", legNetdev(w.networkId()), "ifname", w.tap(), "script", "no",
+                        "downscript", "no"));
+                qmp.execute("device_add", Map.of("driver", "virtio-net-pci", "id", id, "netdev", legNetdev(w.networkId()), "mac", w.mac(),
                         "host_mtu", w.mtu()));
                 vm.record(plugged(qmp).values());
             }
@@ -369,6 +372,16 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
         } catch (RuntimeException e) {
             return e.getMessage();
         }
+    }
+
+    /** QEMU device id of the appliance's NIC on a network (hot-plugged or on the command line). */
+    static String legDevice(String networkId) {
+        return "hp" + tag(networkId);
+    }
+
+    /** QEMU netdev id of that NIC's TAP backend. */
+    static String legNetdev(String networkId) {
+        return legDevice(networkId) + "n";
     }
 
     /** A virtio-net NIC plugged into the appliance, as QEMU reports it. */
@@ -566,11 +579,29 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             List<String> argv = new ArrayList<>(QemuCommandLine.build(qemuBinary, spec, files, Accelerator.TCG));
             // TCG's translation cache defaults to 1 GiB and is touched as it fills: cap it (see docs/network.md).
             if (tbSizeMib > 0) argv.set(argv.indexOf("-accel") + 1, "tcg,tb-size=" + tbSizeMib);
-            // QemuCommandLine names NIC i "nic<i>" on netdev "net<i>".
+            // QemuCommandLine names NIC i "nic<i>" on netdev "net<i>"; the legs get the ids a hot-plugged leg gets, so a
+            // leftover netdev of a leg is found by its network whichever way the NIC came.
             List<PluggedNic> layout = new ArrayList<>();
-            for (int i = 0; i < nics.size(); i++) layout.add(new PluggedNic(nics.get(i).mac(), nics.get(i).mtu(), "nic" + i, "net" + i));
+            layout.add(new PluggedNic(nics.getFirst().mac(), nics.getFirst().mtu(), "nic0", "net0"));
+            for (int i = 1; i < nics.size(); i++) {
+                String net = nics.get(i).networkId();
+                replaceArg(argv, "tap,id=net" + i + ",", "tap,id=" + legNetdev(net) + ",");
+                replaceArg(argv, "virtio-net-pci,netdev=net" + i + ",id=nic" + i + ",",
+                        "virtio-net-pci,netdev=" + legNetdev(net) + ",id=" + legDevice(net) + ",");
+                layout.add(new PluggedNic(nics.get(i).mac(), nics.get(i).mtu(), legDevice(net), legNetdev(net)));
+            }
             record(layout);
             runner.runChecked(argv, TIMEOUT);
+        }
+
+        private static void replaceArg(List<String> argv, String prefix, String replacement) {
+            for (int j = 0; j < argv.size(); j++) {
+                if (argv.get(j).startsWith(prefix)) {
+                    argv.set(j, replacement + argv.get(j).substring(prefix.length()));
+                    return;
+                }
+            }
+            throw new IllegalStateException("QEMU command line has no argument starting " + prefix + " (QemuCommandLine changed?)");
         }
 
         /** Records what is plugged (one line per NIC: mac, MTU, QEMU device id, netdev id); for people and logs. */
