@@ -189,7 +189,7 @@ class ApplianceHotplugTest {
     /**
      * An agent that stopped after QEMU had the new NIC (netdev_add and device_add done, nothing recorded, the guest
      * not configured): the next apply finds the NIC plugged, plugs nothing twice and configures the guest. Then one
-     * that stopped in the middle of an unplug.
+     * that stopped in the middle of an unplug, and one that stopped between netdev_add and device_add.
      */
     @Test
     @Order(2)
@@ -228,6 +228,16 @@ class ApplianceHotplugTest {
         assertThat(replugged.qemuPid()).isEqualTo(pid);
         assertThat(driver.applianceNicMacs(TENANT)).hasSize(3).contains(b.mac());
         assertThat(driver.apply(one()).booted()).isFalse();
+
+        // An agent stopped between netdev_add and device_add: the same.
+        client.execute("netdev_add", java.util.Map.of("type", "tap", "id", ApplianceNetworkDriver.legNetdev("net-b"), "ifname", b.tap(),
+                "script", "no", "downscript", "no"));
+        ApplianceNetworkDriver.ApplyReport plugged = driver.apply(t);
+        assertThat(plugged.booted()).isFalse();
+        assertThat(plugged.qemuPid()).isEqualTo(pid);
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(3).contains(b.mac());
+        assertThat(driver.apply(one()).booted()).isFalse();
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(2);
     }
 
     /**
