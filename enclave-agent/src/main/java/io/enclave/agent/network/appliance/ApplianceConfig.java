@@ -26,38 +26,53 @@ import java.util.Set;
  * only its hosts files did. Its last line records its own hash in {@value #APPLIED}, which is how the host
  * knows that nothing needs pushing (also after an agent restart).
  *
- * <p>NIC layout: {@code eth0} is port 2 (public network), {@code eth1..} are port 1, one per tenant network in
- * the order of {@link TenantNetworking#networks()}. The script checks every NIC's MAC before touching it.
+ * <p>NICs are addressed by MAC: the driver reads the guest's interface names ({@code /sys/class/net/<if>/address})
+ * and passes them in, because hot-plug and unplug leave them in no fixed order (a NIC plugged after one was
+ * removed takes the lowest free {@code ethN}). Port 2 is the first NIC ({@code eth0} in practice), port 1 one
+ * NIC per tenant network. The script checks every NIC's MAC before touching it, and stops the dnsmasq of a
+ * network that is no longer there.
  */
 public final class ApplianceConfig {
     /** Where the appliance keeps its configuration (tmpfs: a rebooted appliance starts empty). */
     static final String RUN = "/run/enclave";
     static final String APPLIED = RUN + "/applied";
-    static final String WAN = "eth0";
 
     private ApplianceConfig() {}
 
-    /** The guest interface of each network: eth1, eth2, ... in network order. */
-    static Map<String, String> legs(TenantNetworking t) {
+    /**
+     * The guest interface of each network, found by its NIC's MAC ({@code macs} in layout order: WAN first, then
+     * one per network in {@link TenantNetworking#networks()} order; {@code ifnameByMac} as the guest reports it).
+     */
+    static Map<String, String> legs(TenantNetworking t, List<String> macs, Map<String, String> ifnameByMac) {
         Map<String, String> legs = new LinkedHashMap<>();
         int i = 1;
-        for (Network n : t.networks()) legs.put(n.id(), "eth" + i++);
+        for (Network n : t.networks()) legs.put(n.id(), ifname(macs.get(i++), ifnameByMac));
         return legs;
+    }
+
+    private static String ifname(String mac, Map<String, String> ifnameByMac) {
+        String name = ifnameByMac.get(mac);
+        if (name == null) throw new IllegalStateException("the appliance has no interface with MAC " + mac + " (it has " + ifnameByMac + ")");
+        return name;
     }
 
     /**
      * The script converging the appliance to {@code t}. {@code macs} are the NICs' MACs in layout order (WAN
-     * first), {@code existingCounters} the nft counters the appliance has now (see {@link NftFirewall#script}).
+     * first), {@code ifnameByMac} the guest's interface names, {@code existingCounters} the nft counters the
+     * appliance has now (see {@link NftFirewall#script}).
      */
-    static String script(TenantNetworking t, PublicNetwork pub, List<String> macs, Set<String> existingCounters) {
+    static String script(TenantNetworking t, PublicNetwork pub, List<String> macs, Map<String, String> ifnameByMac,
+            Set<String> existingCounters) {
         // The recorded hash is that of the canonical script (counters as wanted), so a push that had to
         // delete stale counters is not repeated by the next apply.
-        String canonical = body(t, pub, macs, NftFirewall.counters(t));
-        return body(t, pub, macs, existingCounters) + "echo " + hash(canonical) + " > " + APPLIED + "\n";
+        String canonical = body(t, pub, macs, ifnameByMac, NftFirewall.counters(t));
+        return body(t, pub, macs, ifnameByMac, existingCounters) + "echo " + hash(canonical) + " > " + APPLIED + "\n";
     }
 
-    private static String body(TenantNetworking t, PublicNetwork pub, List<String> macs, Set<String> existingCounters) {
-        Map<String, String> legs = legs(t);
+    private static String body(TenantNetworking t, PublicNetwork pub, List<String> macs, Map<String, String> ifnameByMac,
+            Set<String> existingCounters) {
+        Map<String, String> legs = legs(t, macs, ifnameByMac);
+        String wan = ifname(macs.getFirst(), ifnameByMac);
         List<String> s = new ArrayList<>();
         s.add("# Enclave firewall appliance configuration for tenant " + t.tenantId() + "; generated, run with sh -s");
         s.add("PATH=/sbin:/bin:/usr/sbin:/usr/bin");
@@ -79,9 +94,9 @@ public final class ApplianceConfig {
         List<String> wanAddrs = new ArrayList<>();
         wanAddrs.add(t.publicIp() + "/" + prefix);
         t.oneToOneNats().forEach(n -> wanAddrs.add(n.publicIp() + "/32"));
-        s.add("mac " + WAN + " " + macs.getFirst());
-        s.add("link " + WAN + " " + pub.mtu());
-        s.add("addrs " + WAN + " " + String.join(" ", wanAddrs));
+        s.add("mac " + wan + " " + macs.getFirst());
+        s.add("link " + wan + " " + pub.mtu());
+        s.add("addrs " + wan + " " + String.join(" ", wanAddrs));
         int i = 1;
         for (Network n : t.networks()) {
             String dev = legs.get(n.id());
@@ -89,15 +104,21 @@ public final class ApplianceConfig {
             s.add("link " + dev + " " + n.mtu());
             s.add("addrs " + dev + " " + n.gateway() + "/" + Cidr.parse(n.cidr()).prefixLength());
         }
-        s.add("ip route replace default via " + pub.gateway() + " dev " + WAN + " || die 'default route'");
+        s.add("ip route replace default via " + pub.gateway() + " dev " + wan + " || die 'default route'");
 
         // The ruleset, one transaction.
-        String nft = NftFirewall.script(t, new NftFirewall.Ports(WAN, legs), existingCounters);
+        String nft = NftFirewall.script(t, new NftFirewall.Ports(wan, legs), existingCounters);
         s.add("put " + RUN + "/firewall.nft <<'ENCLAVE_EOF'");
         s.add(nft.stripTrailing());
         s.add("ENCLAVE_EOF");
         s.add("nft -f " + RUN + "/firewall.nft || { rm -f " + RUN + "/firewall.nft; die 'nft -f failed'; }");
 
+        // The dnsmasq of a network that is gone (its NIC was unplugged) stops, before any interface name is reused.
+        List<String> ids = t.networks().stream().map(Network::id).toList();
+        s.add("for d in " + RUN + "/dns/*/; do [ -d \"$d\" ] || continue; n=${d%/}; n=${n##*/};"
+                + " case ' " + String.join(" ", ids) + " ' in *\" $n \"*) continue ;; esac;"
+                + " pid=$(cat \"${d}" + new Dnsmasq.Instance(Path.of("x")).pid().getFileName() + "\" 2>/dev/null);"
+                + " [ -n \"$pid\" ] && kill \"$pid\" 2>/dev/null; rm -rf \"$d\"; done");
         // One dnsmasq per network, bound to its leg.
         for (Network n : t.networks()) {
             Dnsmasq.Instance d = new Dnsmasq.Instance(Path.of(RUN, "dns", n.id()));

@@ -16,6 +16,7 @@ import io.enclave.agent.qemu.Accelerator;
 import io.enclave.agent.qemu.GuestAgentClient;
 import io.enclave.agent.qemu.QemuCommandLine;
 import io.enclave.agent.qemu.QmpClient;
+import io.enclave.agent.qemu.QmpException;
 import io.enclave.agent.qemu.VmFiles;
 import io.enclave.core.error.EnclaveException;
 import io.enclave.core.host.BootImage;
@@ -63,8 +64,16 @@ import org.slf4j.LoggerFactory;
  * <p>Guest side: {@link ApplianceConfig} (addresses, route, {@code nft -f}, dnsmasq) pushed as one script
  * through the guest agent; unchanged configuration is detected by the hash the appliance recorded, so a
  * repeated apply costs one guest-agent exec. A restarted agent re-adopts a running appliance by its pidfile
- * (and the QEMU command line naming that pidfile). A change of the set of networks restarts the appliance
- * (no NIC hot-plug yet).
+ * (and the QEMU command line naming that pidfile).
+ *
+ * <p>A change of the set of networks does not restart the appliance: the NIC of an added network is hot-plugged
+ * over QMP ({@code netdev_add} of its leg TAP, {@code device_add virtio-net-pci} with its MAC; ACPI hot-plug on
+ * the {@code pc} machine's root bus, handled by the guest kernel's acpiphp), the NIC of a removed network is
+ * unplugged ({@code device_del}, {@code DEVICE_DELETED}, {@code netdev_del}), and the guest configuration, which
+ * finds interfaces by MAC, is pushed as for any change; flows on the other networks carry on. What is plugged is
+ * read from QEMU on every apply (see {@link #converge}), so a restarted agent converges whatever step it stopped
+ * at. The appliance is restarted only when hot-plug fails (logged with the reason) or when port 2 itself would
+ * change.
  */
 public final class ApplianceNetworkDriver implements NetworkDriver {
     private static final Logger log = LoggerFactory.getLogger(ApplianceNetworkDriver.class);
@@ -72,8 +81,12 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
     private static final Path NETNS_DIR = Path.of("/run/netns");
 
-    /** What one apply did, for callers that measure (times in ms; {@code bootMs} is 0 if nothing booted). */
-    public record ApplyReport(boolean booted, long bootMs, boolean pushed, long configMs, long totalMs, long qemuPid) {}
+    /**
+     * What one apply did, for callers that measure (times in ms; {@code bootMs} is 0 if nothing booted,
+     * {@code hotplugMs} is the check of a running appliance's NICs with any hot-plug or unplug until the guest
+     * sees the change, 0 if the appliance was not running).
+     */
+    public record ApplyReport(boolean booted, long bootMs, boolean pushed, long configMs, long totalMs, long qemuPid, long hotplugMs) {}
 
     private final CommandRunner runner;
     private final Path dir;
@@ -86,6 +99,10 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
     private final int vcpus;
     private final Duration bootTimeout;
     private final int tbSizeMib = Integer.getInteger("enclave.appliance.tbSizeMib", 32);
+    private static final Duration UNPLUG_TIMEOUT = Duration.ofSeconds(15);
+    private static final Duration GUEST_NIC_TIMEOUT = Duration.ofSeconds(20);
+    /** False: a change of the set of networks restarts the appliance (the behaviour before hot-plug; for measurements). */
+    private volatile boolean hotplug = !Boolean.getBoolean("enclave.appliance.noHotplug");
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
     private volatile PublicNetwork publicNetwork;
 
@@ -117,6 +134,11 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
 
     public NetNames names() {
         return names;
+    }
+
+    /** Turns NIC hot-plug off (a change of the set of networks then restarts the appliance) or back on. */
+    public void hotplug(boolean enabled) {
+        hotplug = enabled;
     }
 
     /** Port 1 TAP of the appliance on a network (tenant namespace, on the network's bridge). */
@@ -174,7 +196,7 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
                 FileTrees.delete(tdir);
             }
             light.applyTenant(t);
-            return new ApplyReport(false, 0, false, 0, (System.nanoTime() - start) / 1_000_000, -1);
+            return new ApplyReport(false, 0, false, 0, (System.nanoTime() - start) / 1_000_000, -1, 0);
         }
         light.ensurePublicPeers(role.publicPeers());
         synchronized (locks.computeIfAbsent(t.tenantId(), k -> new Object())) {
@@ -194,21 +216,26 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             List<VxlanPorts.Segment> segments = VxlanPorts.tenantSegments(t, names);
             if (!segments.isEmpty() || !haveVx.isEmpty()) vxlans.converge(tns, haveVx, segments, names::isVxlan, tdir.resolve("vxlan"));
 
-            // The appliance: re-adopted if it runs with the same NIC layout, else (re)started.
+            // The appliance: re-adopted if it runs; NICs of added/removed networks hot-plugged, restarted only if that fails.
             Appliance vm = new Appliance(tdir.resolve("appliance"));
             List<VmNic> nics = layout(t, pub);
-            String layout = nics.toString();
             boolean booted = false;
             long bootMs = 0;
+            long hotplugMs = 0;
             Optional<Long> pid = vm.pid();
-            if (pid.isPresent() && !layout.equals(read(vm.layoutFile()))) {
-                log.info("tenant {}: appliance NIC layout changed, restarting it", t.tenantId());
-                vm.stop();
-                pid = Optional.empty();
+            if (pid.isPresent()) {
+                long h0 = System.nanoTime();
+                String failure = converge(t, vm, nics);
+                hotplugMs = (System.nanoTime() - h0) / 1_000_000;
+                if (failure != null) {
+                    log.warn("tenant {}: appliance NICs not hot-plugged ({}), restarting the appliance", t.tenantId(), failure);
+                    vm.stop();
+                    pid = Optional.empty();
+                }
             }
             if (pid.isEmpty()) {
                 long b0 = System.nanoTime();
-                vm.start(t, tns, nics, layout);
+                vm.start(t, tns, nics);
                 booted = true;
                 pid = vm.pid();
                 attachTaps(t, pub, tns, nics);
@@ -222,11 +249,13 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             // Guest configuration: one read (applied hash + counters), one push if anything differs.
             long c0 = System.nanoTime();
             ExecResult state = vm.agent().exec(List.of("/bin/sh", "-c", "cat " + ApplianceConfig.APPLIED
-                    + " 2>/dev/null; echo; nft -j list counters table inet " + NftFirewall.TABLE + " 2>/dev/null"), TIMEOUT);
+                    + " 2>/dev/null; echo; " + IFNAMES + "; nft -j list counters table inet " + NftFirewall.TABLE + " 2>/dev/null"), TIMEOUT);
             String applied = state.stdout().lines().findFirst().orElse("").strip();
             Set<String> existing = counterValues(state.stdout()).keySet();
             List<String> macs = nics.stream().map(VmNic::mac).toList();
-            String script = ApplianceConfig.script(t, pub, macs, existing);
+            Map<String, String> ifnames = ifnameByMac(state.stdout());
+            if (!ifnames.keySet().containsAll(macs)) ifnames = vm.awaitGuestNics(macs, List.of(), GUEST_NIC_TIMEOUT);
+            String script = ApplianceConfig.script(t, pub, macs, ifnames, existing);
             boolean pushed = false;
             if (!applied.equals(ApplianceConfig.appliedHash(script)) || !existing.equals(NftFirewall.counters(t))) {
                 // counters that must go make a second pass needed (the script deletes them, then it is stable)
@@ -240,13 +269,17 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             }
             long configMs = (System.nanoTime() - c0) / 1_000_000;
             long totalMs = (System.nanoTime() - start) / 1_000_000;
-            log.info("tenant {}: appliance network converged in {} ms (boot {} ms, config {} ms, pushed {})", t.tenantId(),
-                    totalMs, bootMs, configMs, pushed);
-            return new ApplyReport(booted, bootMs, pushed, configMs, totalMs, pid.orElse(-1L));
+            log.info("tenant {}: appliance network converged in {} ms (hot-plug {} ms, boot {} ms, config {} ms, pushed {})",
+                    t.tenantId(), totalMs, hotplugMs, bootMs, configMs, pushed);
+            return new ApplyReport(booted, bootMs, pushed, configMs, totalMs, pid.orElse(-1L), hotplugMs);
         }
     }
 
-    /** The appliance's NICs: port 2 first (eth0), then one per network (eth1...), MACs derived from the ids. */
+    /**
+     * The appliance's NICs: port 2 first (eth0 on the command line), then one per network in {@code networks()}
+     * order, MACs and TAP names derived from the ids (so a NIC is the same NIC whether it was on the command line
+     * or hot-plugged, and a restarted agent recognises it).
+     */
     List<VmNic> layout(TenantNetworking t, PublicNetwork pub) {
         List<VmNic> nics = new ArrayList<>();
         nics.add(new VmNic("public", wanTap(t.tenantId()), mac(t.tenantId() + "/public"), pub.mtu()));
@@ -257,6 +290,128 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
     private static String mac(String seed) {
         String h = ApplianceConfig.hash(seed);
         return "02:e7:" + h.substring(0, 2) + ":" + h.substring(2, 4) + ":" + h.substring(4, 6) + ":" + h.substring(6, 8);
+    }
+
+    /**
+     * Makes the running appliance's NICs those of {@code nics}: unplugs the NICs of removed networks
+     * ({@code device_del}, {@code DEVICE_DELETED}, {@code netdev_del}) and plugs those of added ones
+     * ({@code netdev_add} of the leg TAP, opened by QEMU in the tenant namespace, then {@code device_add
+     * virtio-net-pci} with the NIC's MAC on a free slot of the i440fx root bus, which the guest kernel's acpiphp
+     * handles), then waits until the guest has (or no longer has) those interfaces. What is plugged is read
+     * from QEMU ({@code qom-list}/{@code qom-get}) each time, never assumed from the recorded layout, so an
+     * agent that stopped half-way (after a {@code device_add}, before recording) converges on the next apply;
+     * the layout file is rewritten after every step from QEMU's answer. Returns null when the appliance has
+     * the wanted NICs, else why not (the caller restarts it). If QEMU cannot be asked what is plugged, the apply
+     * fails instead: an unanswered QMP must not cost the tenant a firewall restart when nothing changed.
+     */
+    private String converge(TenantNetworking t, Appliance vm, List<VmNic> nics) {
+        QmpClient.Session session;
+        Map<String, PluggedNic> plugged;
+        try {
+            session = new QmpClient(vm.files.qmpSocket()).session();
+        } catch (QmpException e) {
+            throw new IllegalStateException("tenant " + t.tenantId() + ": cannot ask the appliance which NICs it has: " + e.getMessage(), e);
+        }
+        try (QmpClient.Session qmp = session) {
+            try {
+                plugged = plugged(qmp);
+            } catch (QmpException e) {
+                throw new IllegalStateException("tenant " + t.tenantId() + ": cannot ask the appliance which NICs it has: "
+                        + e.getMessage(), e);
+            }
+            return converge(t, vm, nics, qmp, plugged);
+        }
+    }
+
+    private String converge(TenantNetworking t, Appliance vm, List<VmNic> nics, QmpClient.Session qmp, Map<String, PluggedNic> plugged) {
+        try {
+            Map<String, VmNic> wanted = new LinkedHashMap<>();
+            for (VmNic nic : nics) wanted.put(nic.mac(), nic);
+            VmNic wan = nics.getFirst();
+            PluggedNic wanNow = plugged.get(wan.mac());
+            if (wanNow == null || wanNow.mtu() != wan.mtu()) return "port 2 NIC " + wan.mac() + " is not plugged as wanted: " + plugged.values();
+            List<PluggedNic> remove = new ArrayList<>();
+            for (PluggedNic p : plugged.values()) {
+                VmNic w = wanted.get(p.mac());
+                if (w == null || w.mtu() != p.mtu()) remove.add(p); // an MTU change replugs that NIC (host_mtu is fixed)
+            }
+            List<VmNic> add = new ArrayList<>();
+            for (VmNic w : nics) {
+                PluggedNic p = plugged.get(w.mac());
+                if (p == null || remove.contains(p)) add.add(w);
+            }
+            vm.record(plugged.values());
+            if (remove.isEmpty() && add.isEmpty()) return null;
+            if (!hotplug) return "hot-plug disabled; NICs to add " + add + ", to remove " + remove;
+            log.info("tenant {}: appliance NICs: hot-unplugging {}, hot-plugging {}", t.tenantId(),
+                    remove.stream().map(PluggedNic::mac).toList(), add.stream().map(VmNic::mac).toList());
+            for (PluggedNic p : remove) {
+                qmp.execute("device_del", Map.of("id", p.device()));
+                qmp.awaitEvent("DEVICE_DELETED", e -> p.device().equals(e.path("data").path("device").asText()), UNPLUG_TIMEOUT);
+                if (!p.netdev().isEmpty()) qmp.execute("netdev_del", Map.of("id", p.netdev()));
+                vm.record(plugged(qmp).values());
+            }
+            for (VmNic w : add) {
+                String id = legDevice(w.networkId());
+                try {
+                    // A netdev of this leg without its NIC holds the TAP: left by an agent stopped between netdev_add and
+                    // device_add, or between DEVICE_DELETED and netdev_del (same id whether plugged or on the command line).
+                    qmp.execute("netdev_del", Map.of("id", legNetdev(w.networkId())));
+                } catch (QmpException e) {
+                    // normally there is none
+                }
+                qmp.execute("netdev_add", Map.of("type", "tap", "id", legNetdev(w.networkId()), "ifname", w.tap(), "script", "no",
+                        "downscript", "no"));
+                qmp.execute("device_add", Map.of("driver", "virtio-net-pci", "id", id, "netdev", legNetdev(w.networkId()), "mac", w.mac(),
+                        "host_mtu", w.mtu()));
+                vm.record(plugged(qmp).values());
+            }
+            vm.awaitGuestNics(add.stream().map(VmNic::mac).toList(),
+                    remove.stream().map(PluggedNic::mac).filter(m -> !wanted.containsKey(m)).toList(), GUEST_NIC_TIMEOUT);
+            return null;
+        } catch (RuntimeException e) {
+            return e.getMessage();
+        }
+    }
+
+    /** QEMU device id of the appliance's NIC on a network (hot-plugged or on the command line). */
+    static String legDevice(String networkId) {
+        return "hp" + tag(networkId);
+    }
+
+    /** QEMU netdev id of that NIC's TAP backend. */
+    static String legNetdev(String networkId) {
+        return legDevice(networkId) + "n";
+    }
+
+    /** A virtio-net NIC plugged into the appliance, as QEMU reports it. */
+    record PluggedNic(String mac, int mtu, String device, String netdev) {}
+
+    /** The appliance's virtio-net NICs by MAC, from QEMU ({@code /machine/peripheral}: devices with an id). */
+    private static Map<String, PluggedNic> plugged(QmpClient.Session qmp) {
+        Map<String, PluggedNic> out = new LinkedHashMap<>();
+        for (JsonNode child : qmp.execute("qom-list", Map.of("path", "/machine/peripheral"))) {
+            if (!child.path("type").asText().equals("child<virtio-net-pci>")) continue;
+            String path = "/machine/peripheral/" + child.path("name").asText();
+            String mac = qmp.execute("qom-get", Map.of("path", path, "property", "mac")).asText();
+            int mtu = qmp.execute("qom-get", Map.of("path", path, "property", "host_mtu")).asInt();
+            String netdev = qmp.execute("qom-get", Map.of("path", path, "property", "netdev")).asText();
+            out.put(mac, new PluggedNic(mac, mtu, child.path("name").asText(), netdev));
+        }
+        return out;
+    }
+
+    /** Guest shell: one line {@code if <name> <mac>} per interface. */
+    private static final String IFNAMES = "for d in /sys/class/net/*; do echo \"if ${d##*/} $(cat $d/address)\"; done";
+
+    /** mac → interface name from {@link #IFNAMES} lines (other lines ignored). */
+    static Map<String, String> ifnameByMac(String output) {
+        Map<String, String> out = new TreeMap<>();
+        for (String line : output.lines().toList()) {
+            String[] f = line.strip().split(" ");
+            if (f.length == 3 && f[0].equals("if")) out.put(f[2], f[1]);
+        }
+        return out;
     }
 
     /** Bridges, VM TAPs and the port guard in the tenant namespace (as the light form has them, minus the firewall legs). */
@@ -363,6 +518,15 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
         return new Appliance(dir.resolve("tenants").resolve(tenantId).resolve("appliance")).pid();
     }
 
+    /** The MACs of the NICs plugged into the running appliance, as QEMU reports them (for tests and diagnostics). */
+    public List<String> applianceNicMacs(String tenantId) {
+        Appliance vm = new Appliance(dir.resolve("tenants").resolve(tenantId).resolve("appliance"));
+        if (vm.pid().isEmpty()) throw new EnclaveException.NotFound("tenant firewall appliance", tenantId);
+        try (QmpClient.Session qmp = new QmpClient(vm.files.qmpSocket()).session()) {
+            return List.copyOf(plugged(qmp).keySet());
+        }
+    }
+
     /** The appliance's guest agent (for tests and diagnostics). */
     public GuestAgentClient applianceAgent(String tenantId) {
         return new Appliance(dir.resolve("tenants").resolve(tenantId).resolve("appliance")).agent();
@@ -400,7 +564,7 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             }
         }
 
-        void start(TenantNetworking t, String tns, List<VmNic> nics, String layout) {
+        void start(TenantNetworking t, String tns, List<VmNic> nics) {
             if (files.dir().toString().length() > VmFiles.MAX_DIR_LENGTH) {
                 throw new IllegalStateException("appliance directory too long for unix sockets: " + files.dir());
             }
@@ -415,8 +579,55 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             List<String> argv = new ArrayList<>(QemuCommandLine.build(qemuBinary, spec, files, Accelerator.TCG));
             // TCG's translation cache defaults to 1 GiB and is touched as it fills: cap it (see docs/network.md).
             if (tbSizeMib > 0) argv.set(argv.indexOf("-accel") + 1, "tcg,tb-size=" + tbSizeMib);
-            writeString(layoutFile(), layout);
+            // QemuCommandLine names NIC i "nic<i>" on netdev "net<i>"; the legs get the ids a hot-plugged leg gets, so a
+            // leftover netdev of a leg is found by its network whichever way the NIC came.
+            List<PluggedNic> layout = new ArrayList<>();
+            layout.add(new PluggedNic(nics.getFirst().mac(), nics.getFirst().mtu(), "nic0", "net0"));
+            for (int i = 1; i < nics.size(); i++) {
+                String net = nics.get(i).networkId();
+                replaceArg(argv, "tap,id=net" + i + ",", "tap,id=" + legNetdev(net) + ",");
+                replaceArg(argv, "virtio-net-pci,netdev=net" + i + ",id=nic" + i + ",",
+                        "virtio-net-pci,netdev=" + legNetdev(net) + ",id=" + legDevice(net) + ",");
+                layout.add(new PluggedNic(nics.get(i).mac(), nics.get(i).mtu(), legDevice(net), legNetdev(net)));
+            }
+            record(layout);
             runner.runChecked(argv, TIMEOUT);
+        }
+
+        private static void replaceArg(List<String> argv, String prefix, String replacement) {
+            for (int j = 0; j < argv.size(); j++) {
+                if (argv.get(j).startsWith(prefix)) {
+                    argv.set(j, replacement + argv.get(j).substring(prefix.length()));
+                    return;
+                }
+            }
+            throw new IllegalStateException("QEMU command line has no argument starting " + prefix + " (QemuCommandLine changed?)");
+        }
+
+        /** Records what is plugged (one line per NIC: mac, MTU, QEMU device id, netdev id); for people and logs. */
+        void record(java.util.Collection<PluggedNic> nics) {
+            StringBuilder b = new StringBuilder();
+            for (PluggedNic n : nics) b.append(n.mac()).append(' ').append(n.mtu()).append(' ').append(n.device()).append(' ')
+                    .append(n.netdev()).append('\n');
+            writeString(layoutFile(), b.toString());
+        }
+
+        /**
+         * Waits until the guest has an interface for every MAC of {@code present} and none for {@code absent};
+         * returns the guest's mac → interface name.
+         */
+        Map<String, String> awaitGuestNics(List<String> present, List<String> absent, Duration timeout) {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (true) {
+                ExecResult r = agent().exec(List.of("/bin/sh", "-c", IFNAMES), TIMEOUT);
+                Map<String, String> names = ifnameByMac(r.stdout());
+                if (names.keySet().containsAll(present) && absent.stream().noneMatch(names::containsKey)) return names;
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the appliance's guest did not see its NICs change within " + timeout.toSeconds()
+                            + " s (wanted " + present + ", gone " + absent + ", has " + names + ")");
+                }
+                sleep(100);
+            }
         }
 
         void awaitAgent(Duration timeout) {

@@ -41,13 +41,16 @@ import org.junit.jupiter.api.TestMethodOrder;
  * The VM-appliance firewall with a real appliance (QEMU TCG, images/firewall, booted once for the class),
  * the light form's key cases: DHCP from the appliance's dnsmasq, egress SNAT, port forward and 1:1 in,
  * default drop, counters, idempotent apply and re-adoption by a restarted agent. "VMs" and the external
- * client are namespaces (a veth in place of a NIC's TAP). Everything is named "ent7..." and removed in
+ * client are namespaces (a veth in place of a NIC's TAP). Everything is named {@link #PREFIX}... and removed in
  * {@link #tearDown}, whatever state a test left.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ApplianceFirewallTest {
-    static final String PREFIX = "ent7";
+    /** Name prefix of every namespace, link and temp dir: "ent7", or -Denclave.test.prefix to run beside another checkout. */
+    static final String PREFIX = System.getProperty("enclave.test.prefix", "ent7");
+    static final String TA = PREFIX + "-ta";
+    static final String TL = PREFIX + "-tl";
     /** Where scripts/test.sh builds the appliance image (outside the tenant image library). */
     static final Path IMAGE = Path.of(System.getenv().getOrDefault("ENCLAVE_FIREWALL_IMAGE",
             "/var/cache/enclave/appliances/firewall"));
@@ -86,7 +89,7 @@ class ApplianceFirewallTest {
             throw new IllegalStateException("firewall appliance image not built at " + IMAGE
                     + ": run images/firewall/build.sh (scripts/test.sh does)");
         }
-        dir = Files.createTempDirectory(Path.of("/tmp"), "ent7-");
+        dir = Files.createTempDirectory(Path.of("/tmp"), PREFIX + "-");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         nettool = dir.resolve("nettool.py");
         try (InputStream in = ApplianceFirewallTest.class.getResourceAsStream("/network/nettool.py")) {
@@ -95,7 +98,7 @@ class ApplianceFirewallTest {
         try {
             driver = newDriver();
             driver.ensurePublicNetwork(PUBLIC);
-            first = driver.apply(tenantA("ent7-ta", A_PUBLIC, A_DB_PUBLIC, List.of()));
+            first = driver.apply(tenantA(TA, A_PUBLIC, A_DB_PUBLIC, List.of()));
             System.out.printf("appliance: boot to guest agent %d ms, first configuration push %d ms, whole apply %d ms%n",
                     first.bootMs(), first.configMs(), first.totalMs());
             ext = external(EXTERNAL);
@@ -118,8 +121,8 @@ class ApplianceFirewallTest {
             p.destroyForcibly();
         }
         if (driver != null) {
-            Optional<Long> pid = driver.appliancePid("ent7-ta");
-            attempt(errors, () -> driver.removeTenant("ent7-ta"));
+            Optional<Long> pid = driver.appliancePid(TA);
+            attempt(errors, () -> driver.removeTenant(TA));
             pid.flatMap(ProcessHandle::of).ifPresent(ProcessHandle::destroyForcibly); // only if the QMP quit failed
         }
         for (String ns : namespaces) attempt(errors, () -> runner.run(List.of("ip", "netns", "del", ns), T));
@@ -139,7 +142,7 @@ class ApplianceFirewallTest {
     @Test
     @Order(1)
     void vmGetsItsLeaseFromTheAppliancesDnsmasqAndReachesItsGateway() {
-        TenantNetworking a = tenantA("ent7-ta", A_PUBLIC, A_DB_PUBLIC, List.of());
+        TenantNetworking a = tenantA(TA, A_PUBLIC, A_DB_PUBLIC, List.of());
         String web = vm(driver, a, "vm-1", false);
         CommandResult dhcp = in(web, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-s", "/bin/true");
         assertThat(dhcp.stdout() + dhcp.stderr()).contains("lease of 10.0.0.10 obtained");
@@ -152,13 +155,13 @@ class ApplianceFirewallTest {
     @Test
     @Order(2)
     void vmsLeaveWithTheTenantsPublicAddress() throws Exception {
-        TenantNetworking a = tenantA("ent7-ta", A_PUBLIC, A_DB_PUBLIC, List.of());
+        TenantNetworking a = tenantA(TA, A_PUBLIC, A_DB_PUBLIC, List.of());
         String web = vmNamespace("vm-1").orElseGet(() -> vm(driver, a, "vm-1", true));
         String db = vm(driver, a, "vm-2", true);
         background(ext, "serve", "9000", "ext");
         assertThat(tool(web, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + A_PUBLIC);
         assertThat(tool(db, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + A_DB_PUBLIC);
-        assertThat(driver.ruleCounters("ent7-ta").get("default:egress-allow").packets()).isGreaterThanOrEqualTo(2);
+        assertThat(driver.ruleCounters(TA).get("default:egress-allow").packets()).isGreaterThanOrEqualTo(2);
     }
 
     @Test
@@ -169,7 +172,7 @@ class ApplianceFirewallTest {
         background(web, "serve", "80", "web");
         background(db, "serve", "22", "db-ssh");
         background(db, "serve", "23", "db-telnet");
-        Map<String, RuleCounter> before = driver.ruleCounters("ent7-ta");
+        Map<String, RuleCounter> before = driver.ruleCounters(TA);
 
         assertThat(tool(ext, "connect", A_PUBLIC, "8080", "5").stdout()).contains("web from-peer=" + EXTERNAL);
         assertThat(tool(ext, "connect", A_DB_PUBLIC, "22", "5").stdout()).contains("db-ssh from-peer=" + EXTERNAL);
@@ -178,7 +181,7 @@ class ApplianceFirewallTest {
         ok("ip", "-n", ext, "route", "add", "10.0.0.0/24", "via", A_PUBLIC);
         assertThat(tool(ext, "connect", "10.0.0.10", "80", "1").ok()).isFalse();
 
-        Map<String, RuleCounter> c = driver.ruleCounters("ent7-ta");
+        Map<String, RuleCounter> c = driver.ruleCounters(TA);
         assertThat(c.get("pf-web").packets() - before.get("pf-web").packets()).isEqualTo(1);
         assertThat(c.get("in-ssh").packets() - before.get("in-ssh").packets()).isEqualTo(1);
         assertThat(c.get("default:ingress-drop").packets() - before.get("default:ingress-drop").packets()).isGreaterThanOrEqualTo(2);
@@ -188,7 +191,7 @@ class ApplianceFirewallTest {
     @Test
     @Order(4)
     void reapplyPushesNothingAndARestartedAgentReadoptsTheAppliance() {
-        TenantNetworking a = tenantA("ent7-ta", A_PUBLIC, A_DB_PUBLIC, List.of());
+        TenantNetworking a = tenantA(TA, A_PUBLIC, A_DB_PUBLIC, List.of());
         long pid = first.qemuPid();
         ApplianceNetworkDriver restarted = newDriver();
         restarted.ensurePublicNetwork(PUBLIC);
@@ -197,10 +200,10 @@ class ApplianceFirewallTest {
         assertThat(same.booted()).isFalse();
         assertThat(same.pushed()).isFalse();
         assertThat(same.qemuPid()).isEqualTo(pid);
-        long sshBefore = restarted.ruleCounters("ent7-ta").get("in-ssh").packets();
+        long sshBefore = restarted.ruleCounters(TA).get("in-ssh").packets();
 
         // A rule change: pushed through the guest agent, one nft transaction; other counters keep their values.
-        TenantNetworking changed = tenantA("ent7-ta", A_PUBLIC, A_DB_PUBLIC,
+        TenantNetworking changed = tenantA(TA, A_PUBLIC, A_DB_PUBLIC,
                 List.of(new PortForward("pf-extra", Protocol.TCP, 2222, "vm-2", "net-a", 22, null)));
         ApplianceNetworkDriver.ApplyReport change = restarted.apply(changed);
         System.out.printf("appliance: rule change applied through the guest agent in %d ms (whole apply %d ms)%n",
@@ -208,13 +211,13 @@ class ApplianceFirewallTest {
         assertThat(change.pushed()).isTrue();
         assertThat(change.qemuPid()).isEqualTo(pid);
         assertThat(tool(ext, "connect", A_PUBLIC, "2222", "5").stdout()).contains("db-ssh");
-        Map<String, RuleCounter> c = restarted.ruleCounters("ent7-ta");
+        Map<String, RuleCounter> c = restarted.ruleCounters(TA);
         assertThat(c.get("pf-extra").packets()).isEqualTo(1);
         assertThat(c.get("in-ssh").packets()).isEqualTo(sshBefore);
         assertThat(restarted.apply(changed).pushed()).isFalse();
         assertThat(restarted.apply(a).pushed()).isTrue();
         assertThat(restarted.apply(a).pushed()).as("stale counters deleted once, then stable").isFalse();
-        assertThat(restarted.ruleCounters("ent7-ta")).doesNotContainKey("pf-extra");
+        assertThat(restarted.ruleCounters(TA)).doesNotContainKey("pf-extra");
         assertThat(tool(ext, "connect", A_PUBLIC, "2222", "1").ok()).isFalse();
     }
 
@@ -236,7 +239,7 @@ class ApplianceFirewallTest {
         // The light form of the same tenant shape, on the same public bridge.
         LinuxNetworkDriver light = new LinuxNetworkDriver(runner, dir.resolve("light"), PREFIX);
         light.ensurePublicNetwork(PUBLIC);
-        TenantNetworking l = tenantA("ent7-tl", LIGHT_PUBLIC, null, List.of());
+        TenantNetworking l = tenantA(TL, LIGHT_PUBLIC, null, List.of());
         try {
             light.applyTenant(l);
             String lweb = vm(light, l, "vm-1", true);
@@ -245,7 +248,7 @@ class ApplianceFirewallTest {
             System.out.printf("iperf3 external -> VM namespace (3 s, TCP): appliance %.3f Gbit/s, light %.3f Gbit/s (%.1f %%)%n",
                     viaAppliance, viaLight, 100 * viaAppliance / viaLight);
         } finally {
-            light.removeTenant("ent7-tl");
+            light.removeTenant(TL);
         }
         assertThat(viaAppliance).isPositive();
     }
@@ -253,11 +256,11 @@ class ApplianceFirewallTest {
     @Test
     @Order(6)
     void aKilledApplianceIsRebootedAndReconfiguredByTheNextApply() throws Exception {
-        TenantNetworking a = tenantA("ent7-ta", A_PUBLIC, A_DB_PUBLIC, List.of());
+        TenantNetworking a = tenantA(TA, A_PUBLIC, A_DB_PUBLIC, List.of());
         ProcessHandle qemu = ProcessHandle.of(first.qemuPid()).orElseThrow();
         qemu.destroyForcibly();
         qemu.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
-        assertThat(driver.appliancePid("ent7-ta")).isEmpty();
+        assertThat(driver.appliancePid(TA)).isEmpty();
 
         ApplianceNetworkDriver.ApplyReport again = driver.apply(a);
         System.out.printf("appliance: restart after kill, boot %d ms, configuration %d ms%n", again.bootMs(), again.configMs());
@@ -268,7 +271,7 @@ class ApplianceFirewallTest {
         String web = vmNamespace("vm-1").orElseThrow();
         CommandResult dhcp = in(web, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-s", "/bin/true");
         assertThat(dhcp.stdout() + dhcp.stderr()).contains("lease of 10.0.0.10 obtained");
-        assertThat(driver.ruleCounters("ent7-ta").get("pf-web").packets()).isEqualTo(1);
+        assertThat(driver.ruleCounters(TA).get("pf-web").packets()).isEqualTo(1);
     }
 
     double iperf(String target) throws Exception {

@@ -1,0 +1,391 @@
+package io.enclave.agent.network.appliance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.enclave.agent.exec.CommandResult;
+import io.enclave.agent.exec.CommandRunner;
+import io.enclave.agent.exec.ProcessCommandRunner;
+import io.enclave.agent.network.NicAttachment;
+import io.enclave.core.host.VmNic;
+import io.enclave.core.network.Cidr;
+import io.enclave.core.network.Network;
+import io.enclave.core.network.Nic;
+import io.enclave.core.network.PublicNetwork;
+import io.enclave.core.network.TenantNetworking;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * NIC hot-plug of the VM-appliance firewall with a real appliance (QEMU TCG, images/firewall, booted once for
+ * the class): a network added to and removed from a running tenant changes the appliance's NICs without
+ * restarting it, and a connection held open on the other network carries on. "VMs" and the external client
+ * are namespaces, as in {@link ApplianceFirewallTest}. Everything is named {@link #PREFIX}... and removed in
+ * {@link #tearDown}, whatever state a test left.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ApplianceHotplugTest {
+    /** Name prefix of every namespace, link and temp dir: "ent8", or -Denclave.test.prefix to run beside another checkout. */
+    static final String PREFIX = System.getProperty("enclave.test.prefix", "ent8");
+    static final String TENANT = PREFIX + "-th";
+    static final PublicNetwork PUBLIC = new PublicNetwork("198.18.0.0/24", "198.18.0.1");
+    static final String T_PUBLIC = "198.18.0.30";
+    static final String EXTERNAL = "198.18.0.101";
+    static final Duration T = Duration.ofSeconds(30);
+    static final Network NET_A = Network.of("net-a", "front", "10.0.0.0/24");
+    /** Listed before net-a, so the added NIC is not simply the next ethN of the networks' order. */
+    static final Network NET_B = Network.of("net-b", "back", "10.0.1.0/24");
+    static final Nic WEB = new Nic("vm-1", "net-a", "52:54:00:00:0a:01", "10.0.0.10", "web");
+    static final Nic BACK = new Nic("vm-3", "net-b", "52:54:00:00:0b:01", "10.0.1.10", "back");
+
+    final CommandRunner runner = new ProcessCommandRunner();
+    final List<String> namespaces = new ArrayList<>();
+    final List<Process> processes = new ArrayList<>();
+    Path dir;
+    Path nettool;
+    ApplianceNetworkDriver driver;
+    long pid;
+    String ext;
+    String web;
+    int next;
+
+    static TenantNetworking one() {
+        return new TenantNetworking(TENANT, T_PUBLIC, List.of(NET_A), List.of(WEB), List.of(), List.of(), List.of(), List.of());
+    }
+
+    static TenantNetworking two() {
+        return new TenantNetworking(TENANT, T_PUBLIC, List.of(NET_B, NET_A), List.of(WEB, BACK), List.of(), List.of(), List.of(),
+                List.of());
+    }
+
+    @BeforeAll
+    void setUp() throws Exception {
+        if (!Files.exists(ApplianceFirewallTest.IMAGE.resolve("vmlinuz"))) {
+            throw new IllegalStateException("firewall appliance image not built at " + ApplianceFirewallTest.IMAGE
+                    + ": run images/firewall/build.sh (scripts/test.sh does)");
+        }
+        dir = Files.createTempDirectory(Path.of("/tmp"), PREFIX + "-");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        nettool = dir.resolve("nettool.py");
+        try (InputStream in = ApplianceHotplugTest.class.getResourceAsStream("/network/nettool.py")) {
+            Files.copy(in, nettool);
+        }
+        try {
+            driver = new ApplianceNetworkDriver(runner, dir.resolve("net"), PREFIX, ApplianceFirewallTest.IMAGE,
+                    "qemu-system-x86_64", 160, 1, Duration.ofSeconds(90));
+            driver.ensurePublicNetwork(PUBLIC);
+            ApplianceNetworkDriver.ApplyReport first = driver.apply(one());
+            assertThat(first.booted()).isTrue();
+            pid = first.qemuPid();
+            ext = external(EXTERNAL);
+            background(ext, "serve", "9000", "ext");
+            background(ext, "echo", "7000");
+            web = vm(one(), "vm-1", true);
+        } catch (Throwable e) {
+            tearDown();
+            throw e;
+        }
+    }
+
+    @AfterAll
+    void tearDown() {
+        List<Throwable> errors = new ArrayList<>();
+        for (Process p : processes) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+        if (driver != null) {
+            Optional<Long> running = driver.appliancePid(TENANT);
+            attempt(errors, () -> driver.removeTenant(TENANT));
+            running.flatMap(ProcessHandle::of).ifPresent(ProcessHandle::destroyForcibly); // only if the QMP quit failed
+        }
+        for (String ns : namespaces) attempt(errors, () -> runner.run(List.of("ip", "netns", "del", ns), T));
+        if (driver != null) attempt(errors, driver::removePublicNetwork);
+        if (dir != null) {
+            attempt(errors, () -> {
+                try (Stream<Path> walk = Files.walk(dir)) {
+                    for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+                }
+            });
+        }
+        if (!errors.isEmpty()) throw new IllegalStateException("cleanup failed: " + errors);
+    }
+
+    @Test
+    @Order(1)
+    void aNetworkIsHotPluggedAndUnpluggedWhileAFlowOnTheOtherNetworkCarriesOn() throws Exception {
+        String macB = nicMac(two(), "net-b");
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(2).doesNotContain(macB);
+        // A connection VM (net-a) -> external client through the appliance's SNAT, echoing every 0.2 s.
+        Path holdLog = dir.resolve("hold.log");
+        Process held = new ProcessBuilder("ip", "netns", "exec", web, "python3", nettool.toString(), "hold", EXTERNAL, "7000", "600")
+                .redirectErrorStream(true).redirectOutput(holdLog.toFile()).start();
+        processes.add(held);
+        awaitOks(holdLog, 3);
+
+        ApplianceNetworkDriver.ApplyReport added = driver.apply(two());
+        System.out.printf("appliance hot-plug: add a network, whole apply %d ms (NIC hot-plug until the guest sees it %d ms, "
+                + "configuration %d ms)%n", added.totalMs(), added.hotplugMs(), added.configMs());
+        assertThat(added.booted()).isFalse();
+        assertThat(added.qemuPid()).isEqualTo(pid);
+        assertThat(driver.appliancePid(TENANT)).contains(pid);
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(3).contains(macB);
+        assertThat(guestMacs()).contains(macB);
+
+        // A VM on the new network: its lease from the appliance's dnsmasq on the new leg, its gateway, the outside via SNAT.
+        String back = vm(two(), "vm-3", false);
+        CommandResult dhcp = in(back, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-s", "/bin/true");
+        assertThat(dhcp.stdout() + dhcp.stderr()).contains("lease of 10.0.1.10 obtained");
+        ok("ip", "-n", back, "addr", "add", "10.0.1.10/24", "dev", "eth0");
+        ok("ip", "-n", back, "route", "add", "default", "via", "10.0.1.1");
+        assertThat(in(back, "busybox", "ping", "-c", "1", "-W", "3", "10.0.1.1").ok()).isTrue();
+        assertThat(tool(back, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
+        assertThat(driver.apply(two()).pushed()).as("converged: a second apply pushes nothing").isFalse();
+        int oksAfterAdd = awaitOks(holdLog, 1);
+
+        ApplianceNetworkDriver.ApplyReport removed = driver.apply(one());
+        System.out.printf("appliance hot-plug: remove a network, whole apply %d ms (NIC unplug %d ms)%n",
+                removed.totalMs(), removed.hotplugMs());
+        assertThat(removed.booted()).isFalse();
+        assertThat(removed.qemuPid()).isEqualTo(pid);
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(2).doesNotContain(macB);
+        assertThat(guestMacs()).doesNotContain(macB).contains(nicMac(one(), "net-a"));
+        assertThat(tool(web, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
+        assertThat(driver.apply(one()).pushed()).isFalse();
+
+        // A restarted agent re-adopts the appliance as it is now: no boot, no plug, nothing pushed.
+        ApplianceNetworkDriver restarted = new ApplianceNetworkDriver(runner, dir.resolve("net"), PREFIX, ApplianceFirewallTest.IMAGE,
+                "qemu-system-x86_64", 160, 1, Duration.ofSeconds(90));
+        restarted.ensurePublicNetwork(PUBLIC);
+        ApplianceNetworkDriver.ApplyReport again = restarted.apply(one());
+        assertThat(again.booted()).isFalse();
+        assertThat(again.pushed()).isFalse();
+
+        // The held connection never broke: still running, every echo answered within nettool's 1 s.
+        int oksAtEnd = awaitOks(holdLog, oksAfterAdd + 5);
+        assertThat(held.isAlive()).isTrue();
+        String log = Files.readString(holdLog);
+        assertThat(log).doesNotContain("broken");
+        System.out.printf("appliance hot-plug: held connection answered %d echoes across the add and the removal%n", oksAtEnd);
+        held.destroyForcibly().waitFor();
+    }
+
+    /**
+     * An agent that stopped after QEMU had the new NIC (netdev_add and device_add done, nothing recorded, the guest
+     * not configured): the next apply finds the NIC plugged, plugs nothing twice and configures the guest. Then one
+     * that stopped in the middle of an unplug, and one that stopped between netdev_add and device_add.
+     */
+    @Test
+    @Order(2)
+    void anApplyAfterAPlugOrUnplugTheAgentDidNotFinishConverges() throws Exception {
+        TenantNetworking t = two();
+        VmNic b = driver.layout(t, PUBLIC).stream().filter(n -> n.networkId().equals("net-b")).findFirst().orElseThrow();
+        Path qmp = dir.resolve("net/tenants").resolve(TENANT).resolve("appliance");
+        var client = new io.enclave.agent.qemu.QmpClient(new io.enclave.agent.qemu.VmFiles(qmp).qmpSocket());
+        // What converge() does for the NIC, then "the agent stops".
+        client.execute("netdev_add", java.util.Map.of("type", "tap", "id", "hpxn", "ifname", b.tap(), "script", "no", "downscript", "no"));
+        client.execute("device_add", java.util.Map.of("driver", "virtio-net-pci", "id", "hpx", "netdev", "hpxn", "mac", b.mac(),
+                "host_mtu", b.mtu()));
+        ApplianceNetworkDriver.ApplyReport r = driver.apply(t);
+        assertThat(r.booted()).isFalse();
+        assertThat(r.qemuPid()).isEqualTo(pid);
+        assertThat(r.pushed()).isTrue();
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(3);
+        assertThat(driver.apply(t).pushed()).isFalse();
+        String back = vm(t, "vm-3", true);
+        assertThat(in(back, "busybox", "ping", "-c", "1", "-W", "3", "10.0.1.1").ok()).isTrue();
+        ApplianceNetworkDriver.ApplyReport removed = driver.apply(one());
+        assertThat(removed.booted()).isFalse();
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(2).doesNotContain(b.mac());
+
+        // An agent stopped between DEVICE_DELETED and netdev_del: the leg's netdev still holds its TAP. Plugging the NIC
+        // again deletes that netdev first instead of failing on the busy TAP (and restarting the appliance).
+        assertThat(driver.apply(t).booted()).isFalse();
+        try (var session = client.session()) {
+            session.execute("device_del", java.util.Map.of("id", ApplianceNetworkDriver.legDevice("net-b")));
+            session.awaitEvent("DEVICE_DELETED", e -> e.path("data").path("device").asText()
+                    .equals(ApplianceNetworkDriver.legDevice("net-b")), Duration.ofSeconds(30));
+        }
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(2).doesNotContain(b.mac());
+        ApplianceNetworkDriver.ApplyReport replugged = driver.apply(t);
+        assertThat(replugged.booted()).isFalse();
+        assertThat(replugged.qemuPid()).isEqualTo(pid);
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(3).contains(b.mac());
+        assertThat(driver.apply(one()).booted()).isFalse();
+
+        // An agent stopped between netdev_add and device_add: the same.
+        client.execute("netdev_add", java.util.Map.of("type", "tap", "id", ApplianceNetworkDriver.legNetdev("net-b"), "ifname", b.tap(),
+                "script", "no", "downscript", "no"));
+        ApplianceNetworkDriver.ApplyReport plugged = driver.apply(t);
+        assertThat(plugged.booted()).isFalse();
+        assertThat(plugged.qemuPid()).isEqualTo(pid);
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(3).contains(b.mac());
+        assertThat(driver.apply(one()).booted()).isFalse();
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(2);
+    }
+
+    /**
+     * Figures for docs/benchmarks.md: the apply that adds a network, hot-plug against the restart it replaces
+     * (the same driver with hot-plug off), 5 of each ({@code -Denclave.test.hotplugRuns}), interleaved.
+     */
+    @Test
+    @Order(3)
+    void measuresAddingANetworkHotPlugAgainstRestart() throws Exception {
+        int n = Integer.getInteger("enclave.test.hotplugRuns", 5);
+        long[] hot = new long[n];
+        long[] restart = new long[n];
+        System.out.println("appliance hot-plug: load average before: " + loadAverage());
+        // Interleaved, so that the load other work puts on the machine weighs on both alike.
+        for (int i = 0; i < n; i++) {
+            ApplianceNetworkDriver.ApplyReport h = driver.apply(two());
+            assertThat(h.booted()).isFalse();
+            hot[i] = h.totalMs();
+            assertThat(driver.apply(one()).booted()).isFalse();
+
+            driver.hotplug(false);
+            ApplianceNetworkDriver.ApplyReport r = driver.apply(two());
+            assertThat(r.booted()).isTrue();
+            restart[i] = r.totalMs();
+            pid = r.qemuPid();
+            // net-b's NIC is on the restarted QEMU's command line now: unplugging it works the same.
+            driver.hotplug(true);
+            ApplianceNetworkDriver.ApplyReport back = driver.apply(one());
+            assertThat(back.booted()).isFalse();
+            assertThat(back.qemuPid()).isEqualTo(pid);
+        }
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(2);
+        assertThat(tool(web, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
+        System.out.println("appliance hot-plug: load average after: " + loadAverage());
+        System.out.printf("appliance hot-plug: apply adding a network, hot-plug %s ms (median %d), restart %s ms (median %d)%n",
+                Arrays.toString(hot), median(hot), Arrays.toString(restart), median(restart));
+        assertThat(median(hot)).isLessThan(median(restart));
+    }
+
+    // ---------------------------------------------------------------- lab
+
+    static long median(long[] values) {
+        long[] v = values.clone();
+        Arrays.sort(v);
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    static String loadAverage() throws Exception {
+        return Files.readString(Path.of("/proc/loadavg")).strip();
+    }
+
+    String nicMac(TenantNetworking t, String networkId) {
+        return driver.layout(t, PUBLIC).stream().filter(n -> n.networkId().equals(networkId)).findFirst().orElseThrow().mac();
+    }
+
+    String guestMacs() {
+        return driver.applianceAgent(TENANT).exec(List.of("/bin/sh", "-c", "cat /sys/class/net/*/address"), T).stdout();
+    }
+
+    /** Waits (up to 20 s) until the hold log has at least {@code atLeast} "ok" lines; returns how many it has. */
+    static int awaitOks(Path log, int atLeast) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (true) {
+            int oks = Files.exists(log) ? (int) Files.readAllLines(log).stream().filter(l -> l.startsWith("ok ")).count() : 0;
+            if (oks >= atLeast) return oks;
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("held connection: " + oks + " echoes, wanted " + atLeast + ": "
+                        + (Files.exists(log) ? Files.readString(log) : ""));
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /** A namespace standing in for the VM of {@code vmId}: its eth0 (a veth) replaces the NIC's TAP. */
+    String vm(TenantNetworking t, String vmId, boolean withAddress) {
+        Nic nic = t.nic(vmId, null).orElseThrow();
+        Network network = t.network(nic.networkId()).orElseThrow();
+        NicAttachment a = driver.nicAttachment(t, vmId, nic.networkId());
+        String ns = namespace("v");
+        String tap = a.nic().tap();
+        ok("ip", "-n", a.netns(), "link", "del", tap);
+        ok("ip", "-n", a.netns(), "link", "add", tap, "mtu", "" + network.mtu(), "type", "veth", "peer", "name", "eth0", "netns", ns);
+        ok("ip", "-n", a.netns(), "link", "set", tap, "master", driver.names().networkBridge(network.id()), "up");
+        ok("ip", "-n", ns, "link", "set", "eth0", "address", nic.mac(), "mtu", "" + network.mtu(), "up");
+        if (withAddress) {
+            ok("ip", "-n", ns, "addr", "add", nic.ip() + "/" + Cidr.parse(network.cidr()).prefixLength(), "dev", "eth0");
+            ok("ip", "-n", ns, "route", "add", "default", "via", network.gateway());
+        }
+        return ns;
+    }
+
+    String external(String ip) {
+        String ns = namespace("x");
+        String port = PREFIX + "x" + ns.substring(ns.lastIndexOf('-') + 1);
+        String pns = driver.names().publicNamespace();
+        ok("ip", "-n", pns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns);
+        ok("ip", "-n", pns, "link", "set", port, "master", driver.names().publicBridge(), "up");
+        ok("ip", "-n", ns, "link", "set", "eth0", "up");
+        ok("ip", "-n", ns, "addr", "add", ip + "/" + PUBLIC.parsedCidr().prefixLength(), "dev", "eth0");
+        return ns;
+    }
+
+    String namespace(String kind) {
+        String ns = PREFIX + "-" + kind + ProcessHandle.current().pid() % 10000 + "x" + (next++);
+        ok("ip", "netns", "add", ns);
+        namespaces.add(ns);
+        ok("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1");
+        ok("ip", "-n", ns, "link", "set", "lo", "up");
+        return ns;
+    }
+
+    CommandResult ok(String... argv) {
+        return runner.runChecked(List.of(argv), T);
+    }
+
+    CommandResult in(String ns, String... argv) {
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns));
+        cmd.addAll(List.of(argv));
+        return runner.run(cmd, T);
+    }
+
+    CommandResult tool(String ns, String... args) {
+        List<String> cmd = new ArrayList<>(List.of("python3", nettool.toString()));
+        cmd.addAll(List.of(args));
+        return in(ns, cmd.toArray(String[]::new));
+    }
+
+    /** A nettool server in the background; returns once it listens. */
+    void background(String ns, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns, "python3", nettool.toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        processes.add(p);
+        StringBuilder line = new StringBuilder();
+        InputStream in = p.getInputStream();
+        for (int c = in.read(); c != -1 && c != '\n'; c = in.read()) line.append((char) c);
+        if (!line.toString().equals("listening")) throw new IllegalStateException("server did not start: " + line);
+    }
+
+    interface Step {
+        void run() throws Exception;
+    }
+
+    static void attempt(List<Throwable> errors, Step step) {
+        try {
+            step.run();
+        } catch (Throwable e) {
+            errors.add(e);
+        }
+    }
+}
