@@ -5,10 +5,22 @@ import io.enclave.agent.qemu.QmpClient;
 import io.enclave.agent.qemu.QmpException;
 import io.enclave.agent.qemu.VmFiles;
 import io.enclave.core.host.MigrationTarget;
+import io.enclave.tls.Pem;
+import io.enclave.tls.TlsIdentity;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.SecureRandom;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
@@ -17,17 +29,58 @@ import java.util.Map;
  * the migration stream (and, when the storage is copied, serves its empty disk over NBD) on unix sockets in the
  * VM's directory, and TCP relays on the listen address carry the source's connections to them. What it set up is
  * recorded in the VM's {@code incoming.json}, so an agent restarted meanwhile can pick it up again.
+ *
+ * <p>The relays speak TLS 1.3 with an identity made for this migration and accept only connections that send
+ * the migration's one-time token first ({@link TcpRelay}); the certificate and the token travel to the source in
+ * the {@link MigrationTarget}. Key and token are kept in {@code incoming.json} (mode 0600) and never logged.
  */
 public final class IncomingMigration implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The NBD export name and the block node it exports: the boot disk's qcow2 node (see QemuCommandLine). */
     public static final String DISK_NODE = "disk0";
     private static final String EXPORT_ID = "migration-disk0";
+    private static final SecureRandom RANDOM = new SecureRandom();
 
-    /** What {@code incoming.json} holds. */
-    public record Record(boolean copyStorage, String address, int migrationPort, Integer nbdPort) {
+    private static final Duration IDENTITY_VALIDITY = Duration.ofDays(7);
+
+    /**
+     * What {@code incoming.json} holds (owner-only: it holds secrets): the relays' ports, the migration's TLS
+     * identity (certificate PEM, PKCS#8 private key in base64) and its one-time token (hex).
+     */
+    public record Record(boolean copyStorage, String address, int migrationPort, Integer nbdPort, String certificatePem,
+            String privateKey, String token) {
         MigrationTarget target() {
-            return new MigrationTarget(address, migrationPort, nbdPort);
+            return new MigrationTarget(address, migrationPort, nbdPort, certificatePem, token);
+        }
+
+        boolean secured() {
+            return certificatePem != null && privateKey != null && token != null;
+        }
+
+        TlsIdentity identity() {
+            try {
+                return new TlsIdentity(KeyFactory.getInstance("EC").generatePrivate(
+                        new PKCS8EncodedKeySpec(Base64.getDecoder().decode(privateKey))), Pem.certificate(certificatePem));
+            } catch (GeneralSecurityException | IllegalArgumentException e) {
+                throw new IllegalStateException("the migration's TLS identity in incoming.json is unreadable: "
+                        + e.getClass().getSimpleName(), e);
+            }
+        }
+
+        Record withPorts(int migration, Integer nbd) {
+            return new Record(copyStorage, address, migration, nbd, certificatePem, privateKey, token);
+        }
+
+        Record withSecrets(TlsIdentity identity, byte[] token) {
+            return new Record(copyStorage, address, migrationPort, nbdPort, identity.certificatePem(),
+                    Base64.getEncoder().encodeToString(identity.privateKey().getEncoded()), HexFormat.of().formatHex(token));
+        }
+
+        /** Without the key and the token. */
+        @Override
+        public String toString() {
+            return "IncomingMigration.Record[copyStorage=" + copyStorage + ", " + address + ", migrationPort="
+                    + migrationPort + ", nbdPort=" + nbdPort + "]";
         }
     }
 
@@ -54,34 +107,56 @@ public final class IncomingMigration implements AutoCloseable {
             qmp.execute("block-export-add", Map.of("type", "nbd", "id", EXPORT_ID, "node-name", DISK_NODE,
                     "name", DISK_NODE, "writable", true));
         }
-        return relay(vmId, files, new Record(copyStorage, listenAddress, 0, copyStorage ? 0 : null));
+        return relay(vmId, files, fresh(vmId, new Record(copyStorage, listenAddress, 0, copyStorage ? 0 : null, null, null,
+                null)));
+    }
+
+    /** A new TLS identity and one-time token for this one migration. */
+    private static Record fresh(String vmId, Record record) {
+        byte[] token = new byte[TcpRelay.TOKEN_BYTES];
+        RANDOM.nextBytes(token);
+        return record.withSecrets(TlsIdentity.generate("enclave migration of " + vmId, List.of(), IDENTITY_VALIDITY), token);
     }
 
     /** After an agent restart: the relays again, on the ports recorded (QEMU still listens on its sockets). */
     public static IncomingMigration reopen(String vmId, VmFiles files) {
-        return relay(vmId, files, read(files));
+        Record recorded = read(files);
+        // recorded by an agent from before migrations had TLS: a new identity and token (new target for the source)
+        return relay(vmId, files, recorded.secured() ? recorded : fresh(vmId, recorded));
     }
 
     private static IncomingMigration relay(String vmId, VmFiles files, Record wanted) {
         List<TcpRelay> relays = new ArrayList<>();
         try {
-            TcpRelay migration = TcpRelay.tcpToUnix(vmId + "-mig-in",
-                    new InetSocketAddress(wanted.address(), wanted.migrationPort()), files.migrationInSocket());
+            TlsIdentity identity = wanted.identity();
+            byte[] token = HexFormat.of().parseHex(wanted.token());
+            TcpRelay migration = TcpRelay.tlsToUnix(vmId, vmId + "-mig-in",
+                    new InetSocketAddress(wanted.address(), wanted.migrationPort()), identity, token,
+                    files.migrationInSocket());
             relays.add(migration);
             Integer nbdPort = null;
             if (wanted.copyStorage()) {
-                TcpRelay nbd = TcpRelay.tcpToUnix(vmId + "-nbd-in",
-                        new InetSocketAddress(wanted.address(), wanted.nbdPort()), files.nbdInSocket());
+                TcpRelay nbd = TcpRelay.tlsToUnix(vmId, vmId + "-nbd-in",
+                        new InetSocketAddress(wanted.address(), wanted.nbdPort()), identity, token, files.nbdInSocket());
                 relays.add(nbd);
                 nbdPort = nbd.port();
             }
-            Record record = new Record(wanted.copyStorage(), wanted.address(), migration.port(), nbdPort);
-            Files.writeString(files.incomingFile(), JSON.writeValueAsString(record));
+            Record record = wanted.withPorts(migration.port(), nbdPort);
+            writeOwnerOnly(files.incomingFile(), JSON.writeValueAsString(record));
             return new IncomingMigration(vmId, files, record, relays);
         } catch (IOException | RuntimeException e) {
             relays.forEach(TcpRelay::close);
             throw new IllegalStateException("vm " + vmId + ": cannot open the migration relays: " + e.getMessage(), e);
         }
+    }
+
+    /** Written to a new owner-only file, then moved over {@code file}: never readable by others, not even briefly. */
+    private static void writeOwnerOnly(Path file, String text) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.deleteIfExists(tmp);
+        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(tmp, text);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     public static boolean recorded(VmFiles files) {

@@ -7,9 +7,12 @@ import io.enclave.agent.qemu.VmFiles;
 import io.enclave.core.error.EnclaveException;
 import io.enclave.core.host.MigrationProgress;
 import io.enclave.core.host.MigrationTarget;
+import io.enclave.tls.Pem;
 import java.net.InetSocketAddress;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -20,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * ({@code blockdev-mirror sync=top}: only the overlay's data, the base image is on both hosts) into the
  * destination's NBD export; once the mirror is ready the RAM is migrated; once that completed the mirror is
  * cancelled, which after "ready" leaves the target a consistent copy. QEMU's connections go to unix sockets in
- * the VM's directory and relays carry them to the destination's TCP ports. A virtual thread drives the phases;
+ * the VM's directory and relays carry them over TLS to the destination's TCP ports (pinned to the target's
+ * certificate, the target's token sent first: {@link TcpRelay}). A virtual thread drives the phases;
  * {@link #progress()} and {@link #cancel()} may be called from any thread meanwhile.
  */
 public final class OutgoingMigration {
@@ -55,10 +59,33 @@ public final class OutgoingMigration {
         if (copyStorage && target.nbdPort() == null) {
             throw new EnclaveException.InvalidRequest("target.nbdPort", "copying storage needs the destination's NBD port");
         }
+        if (target.certificatePem() == null) {
+            throw new EnclaveException.InvalidRequest("target.certificatePem", "the destination's migration certificate is missing");
+        }
+        X509Certificate pinned;
+        try {
+            pinned = Pem.certificate(target.certificatePem());
+        } catch (IllegalArgumentException e) {
+            throw new EnclaveException.InvalidRequest("target.certificatePem", e.getMessage());
+        }
+        byte[] token;
+        try {
+            token = target.token() == null ? null : HexFormat.of().parseHex(target.token());
+        } catch (IllegalArgumentException e) {
+            token = null;
+        }
+        if (token == null || token.length != TcpRelay.TOKEN_BYTES) {
+            throw new EnclaveException.InvalidRequest("target.token", "the migration token must be " + TcpRelay.TOKEN_BYTES
+                    + " bytes in hex");
+        }
         OutgoingMigration m = new OutgoingMigration(vmId, files, target, copyStorage);
         try {
-            m.relays.add(TcpRelay.unixToTcp(vmId + "-mig-out", files.migrationOutSocket(),
-                    new InetSocketAddress(target.address(), target.migrationPort())));
+            m.relays.add(TcpRelay.unixToTls(vmId, vmId + "-mig-out", files.migrationOutSocket(),
+                    new InetSocketAddress(target.address(), target.migrationPort()), pinned, token));
+            if (copyStorage) {
+                m.relays.add(TcpRelay.unixToTls(vmId, vmId + "-nbd-out", files.nbdOutSocket(),
+                        new InetSocketAddress(target.address(), target.nbdPort()), pinned, token));
+            }
             if (copyStorage) m.startMirror();
             // QEMU's defaults on purpose (downtime-limit 300 ms, max-bandwidth 128 MiB/s): on QEMU 7.2 with TCG a
             // 50 ms downtime-limit left 4 of 57 migrated guests hung or panicked, the defaults 0 of 60
@@ -73,8 +100,6 @@ public final class OutgoingMigration {
     }
 
     private void startMirror() {
-        relays.add(TcpRelay.unixToTcp(vmId + "-nbd-out", files.nbdOutSocket(),
-                new InetSocketAddress(target.address(), target.nbdPort())));
         qmp.execute("blockdev-add", Map.of("driver", "nbd", "node-name", TARGET_NODE,
                 "server", Map.of("type", "unix", "path", files.nbdOutSocket().toString()),
                 "export", IncomingMigration.DISK_NODE));

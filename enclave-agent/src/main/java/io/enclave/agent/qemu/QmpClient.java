@@ -27,8 +27,7 @@ public final class QmpClient {
     /** Runs one command and returns its "return" value; a QMP error becomes a {@link QmpException}. */
     public JsonNode execute(String command, Map<String, ?> arguments) {
         try (JsonLineChannel ch = JsonLineChannel.open(socket)) {
-            JsonNode greeting = ch.read(TIMEOUT);
-            if (!greeting.has("QMP")) throw new QmpException("unexpected QMP greeting: " + greeting);
+            greeting(ch);
             call(ch, "qmp_capabilities", Map.of(), "cap");
             return call(ch, command, arguments, "cmd");
         } catch (IOException e) {
@@ -41,6 +40,19 @@ public final class QmpClient {
     }
 
     /**
+     * Reads the greeting. An event may come first: QEMU sends events to a monitor whose previous client had
+     * negotiated capabilities until the next client's connection is set up (greeting, capabilities reset), so
+     * an event emitted just as one client leaves and the next connects reaches the next one before its greeting.
+     */
+    private static void greeting(JsonLineChannel ch) throws IOException {
+        for (int skipped = 0; ; skipped++) {
+            JsonNode greeting = ch.read(TIMEOUT);
+            if (greeting.has("QMP")) return;
+            if (!greeting.has("event") || skipped >= 100) throw new QmpException("unexpected QMP greeting: " + greeting);
+        }
+    }
+
+    /**
      * Opens one connection for a sequence of commands that must see the events between them (such as
      * {@code device_del} then {@code DEVICE_DELETED}, or a block job's progress). Close it promptly: QEMU
      * serves one QMP client at a time.
@@ -49,8 +61,7 @@ public final class QmpClient {
         try {
             JsonLineChannel ch = JsonLineChannel.open(socket);
             try {
-                JsonNode greeting = ch.read(TIMEOUT);
-                if (!greeting.has("QMP")) throw new QmpException("unexpected QMP greeting: " + greeting);
+                greeting(ch);
                 Session session = new Session(ch);
                 session.execute("qmp_capabilities", Map.of());
                 return session;

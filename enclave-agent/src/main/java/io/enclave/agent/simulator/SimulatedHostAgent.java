@@ -132,7 +132,11 @@ public final class SimulatedHostAgent implements HostAgent {
         if (status(spec.vmId()).processAlive()) {
             throw new EnclaveException.Conflict("vm " + spec.vmId() + " is already running on host " + info.id());
         }
-        MigrationTarget target = new MigrationTarget(listenAddress, 49152, copyStorage ? 49153 : null);
+        // nothing listens: no certificate; a token of the real shape, so the controller carries one around
+        byte[] token = new byte[32];
+        java.util.concurrent.ThreadLocalRandom.current().nextBytes(token);
+        MigrationTarget target = new MigrationTarget(listenAddress, 49152, copyStorage ? 49153 : null, null,
+                java.util.HexFormat.of().formatHex(token));
         incoming.put(spec.vmId(), target);
         vms.put(spec.vmId(), state(spec.vmId(), RuntimeState.PAUSED));
         return target;

@@ -19,7 +19,16 @@ import io.enclave.core.storage.CopyState;
 import io.enclave.core.storage.Volume;
 import io.enclave.core.storage.VolumeCopy;
 import io.enclave.core.storage.VolumeOnHost;
+import io.enclave.agent.migration.TcpRelay;
+import io.enclave.tls.Pem;
+import io.enclave.tls.PinnedTls;
+import io.enclave.tls.TlsIdentity;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -109,6 +118,14 @@ class LiveMigrationTest {
         assertThat(target.nbdPort()).isNotNull();
         assertThat(destination.prepareIncoming(spec, true, "127.0.0.1")).as("idempotent").isEqualTo(target);
         assertThat(destination.status(spec.vmId()).state()).isEqualTo(RuntimeState.PAUSED);
+        assertSecretsKept(spec.vmId(), target);
+
+        // while it waits, strangers connect to both ports and write garbage: closed, and QEMU never sees them
+        for (int port : List.of(target.migrationPort(), target.nbdPort())) {
+            attackPlain(port);
+            attackWithWrongToken(port, target);
+        }
+        assertThat(destination.status(spec.vmId()).state()).as("the destination still waits").isEqualTo(RuntimeState.PAUSED);
 
         MigrationProgress done = migrate(spec.vmId(), target, true, "copied storage, 256 MiB");
         destination.completeIncoming(spec.vmId());
@@ -220,6 +237,15 @@ class LiveMigrationTest {
         boot(source, spec);
         startCounter(source, spec.vmId());
         MigrationTarget target = destination.prepareIncoming(spec, true, "127.0.0.1");
+        // a target naming another certificate (an impostor on the destination's ports, as far as the source
+        // knows): the source's relay fails the handshake, the disk mirror cannot start, the VM stays
+        MigrationTarget forged = new MigrationTarget(target.address(), target.migrationPort(), target.nbdPort(),
+                TlsIdentity.generate("impostor", List.of(), Duration.ofDays(1)).certificatePem(), target.token());
+        assertThatThrownBy(() -> source.startMigration(spec.vmId(), forged, true))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("cannot start migrating");
+        assertThat(source.status(spec.vmId()).state()).isEqualTo(RuntimeState.RUNNING);
+        assertThat(destination.status(spec.vmId()).state()).isEqualTo(RuntimeState.PAUSED);
+
         source.startMigration(spec.vmId(), target, true);
         source.cancelMigration(spec.vmId());
         assertThat(source.migrationProgress(spec.vmId()).status()).isEqualTo(MigrationProgress.CANCELLED);
@@ -241,11 +267,11 @@ class LiveMigrationTest {
     void refusesWhatCannotMigrate() {
         VmRuntimeSpec spec = spec(128, null);
         source.createDisk(spec);
-        assertThatThrownBy(() -> source.startMigration(spec.vmId(), new MigrationTarget("127.0.0.1", 1, 2), true))
+        assertThatThrownBy(() -> source.startMigration(spec.vmId(), new MigrationTarget("127.0.0.1", 1, 2, null, null), true))
                 .isInstanceOf(EnclaveException.Conflict.class).hasMessageContaining("is not running");
         // a running QEMU is all these checks need; the guest does not have to boot
         source.start(spec);
-        assertThatThrownBy(() -> source.startMigration(spec.vmId(), new MigrationTarget("127.0.0.1", 1, null), false))
+        assertThatThrownBy(() -> source.startMigration(spec.vmId(), new MigrationTarget("127.0.0.1", 1, null, null, null), false))
                 .isInstanceOf(EnclaveException.InvalidRequest.class).hasMessageContaining("migrate it with copyStorage");
         assertThatThrownBy(() -> source.prepareIncoming(spec, true, "127.0.0.1"))
                 .isInstanceOf(EnclaveException.Conflict.class).hasMessageContaining("already running");
@@ -267,12 +293,59 @@ class LiveMigrationTest {
                 Map.of("d1", device.toString()));
         withStorage.createVolume(volume);
         withStorage.attachVolume(spec.vmId(), volume);
-        assertThatThrownBy(() -> source.startMigration(spec.vmId(), new MigrationTarget("127.0.0.1", 1, 2), true))
+        assertThatThrownBy(() -> source.startMigration(spec.vmId(), new MigrationTarget("127.0.0.1", 1, 2, null, null), true))
                 .isInstanceOf(EnclaveException.Conflict.class)
                 .hasMessageContaining("migration of VMs with attached volumes is not supported yet");
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /** incoming.json keeps the certificate and token the target carries, and is readable by its owner only. */
+    static void assertSecretsKept(String vmId, MigrationTarget target) throws IOException {
+        Path incoming = root.resolve("dst/vms").resolve(vmId).resolve("incoming.json");
+        assertThat(Files.getPosixFilePermissions(incoming)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+        String json = Files.readString(incoming);
+        assertThat(target.token()).hasSize(2 * TcpRelay.TOKEN_BYTES);
+        assertThat(json).contains(target.token()).contains(target.certificatePem().replace("\n", "\\n"));
+        assertThat(target.toString()).doesNotContain(target.token());
+    }
+
+    /** Plain TCP, garbage: the relay closes the connection (at most a TLS alert comes back). */
+    static void attackPlain(int port) throws Exception {
+        try (Socket plain = new Socket("127.0.0.1", port)) {
+            plain.setSoTimeout(5000);
+            plain.getOutputStream().write("QEVM\0\0\0\3 not a TLS client hello".getBytes(StandardCharsets.UTF_8));
+            plain.getOutputStream().flush();
+            byte[] answer = plain.getInputStream().readAllBytes(); // ends (EOF) or throws (reset): closed either way
+            assertThat(answer.length).as("no more than an alert").isLessThan(64);
+        } catch (SocketException e) {
+            // reset by the relay: closed
+        }
+    }
+
+    /** TLS to the right certificate, a wrong token, then garbage: closed without a byte of data. */
+    static void attackWithWrongToken(int port, MigrationTarget target) throws Exception {
+        SSLContext tls = PinnedTls.client(null, Pem.certificate(target.certificatePem()));
+        try (SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            s.startHandshake();
+            byte[] wrong = java.util.HexFormat.of().parseHex(target.token());
+            wrong[0] ^= 0x5a;
+            s.getOutputStream().write(wrong);
+            s.getOutputStream().flush();
+            try {
+                s.getOutputStream().write(new byte[64 * 1024]);
+                s.getOutputStream().flush();
+            } catch (IOException e) {
+                // already closed
+            }
+            try {
+                assertThat(s.getInputStream().read()).as("closed, no data").isEqualTo(-1);
+            } catch (SocketException | javax.net.ssl.SSLException e) {
+                assertThat(e).isNotInstanceOf(java.net.SocketTimeoutException.class);
+            }
+        }
+    }
 
     VmRuntimeSpec spec(long memoryMib, String diskDir) {
         String vmId = String.format("vm-7%011x", ThreadLocalRandom.current().nextLong(1L << 40));
