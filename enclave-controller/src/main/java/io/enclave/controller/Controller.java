@@ -24,6 +24,7 @@ import io.enclave.controller.service.VolumeService;
 import io.enclave.core.host.HostAgent;
 import io.enclave.core.image.ImageProvider;
 import io.enclave.core.vm.VmLifecycle;
+import io.enclave.tls.TlsIdentity;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Executors;
@@ -39,15 +40,24 @@ public final class Controller implements AutoCloseable {
     /** Tunables; the defaults suit one host with real guests. */
     public record Settings(String listenHost, int port, int reconcileWorkers, Duration resyncEvery,
             Duration guestReadyTimeout, double cpuOvercommit, double memoryOvercommit, String joinToken,
-            Duration hostDeadAfter, Duration fenceWait) {
+            Duration hostDeadAfter, Duration fenceWait, TlsIdentity tlsIdentity) {
         public static Settings defaults(int port) {
             return new Settings("127.0.0.1", port, 4, Duration.ofSeconds(5), Duration.ofMinutes(5), 16.0, 1.5, null,
-                    Duration.ofSeconds(10), Duration.ofSeconds(10));
+                    Duration.ofSeconds(10), Duration.ofSeconds(10), null);
         }
 
         public Settings withResyncEvery(Duration d) {
             return new Settings(listenHost, port, reconcileWorkers, d, guestReadyTimeout, cpuOvercommit, memoryOvercommit,
-                    joinToken, hostDeadAfter, fenceWait);
+                    joinToken, hostDeadAfter, fenceWait, tlsIdentity);
+        }
+
+        /**
+         * The controller's TLS identity (kept in its data directory, not the database): presented to agents as
+         * client certificate. Null: a fresh one for this process only (agents joined to it refuse the next).
+         */
+        public Settings withTlsIdentity(TlsIdentity identity) {
+            return new Settings(listenHost, port, reconcileWorkers, resyncEvery, guestReadyTimeout, cpuOvercommit,
+                    memoryOvercommit, joinToken, hostDeadAfter, fenceWait, identity);
         }
 
         /**
@@ -56,7 +66,7 @@ public final class Controller implements AutoCloseable {
          */
         public Settings withJoinToken(String token, Duration deadAfter, Duration fenceWait) {
             return new Settings(listenHost, port, reconcileWorkers, resyncEvery, guestReadyTimeout, cpuOvercommit,
-                    memoryOvercommit, token, deadAfter, fenceWait);
+                    memoryOvercommit, token, deadAfter, fenceWait, tlsIdentity);
         }
     }
 
@@ -125,7 +135,8 @@ public final class Controller implements AutoCloseable {
                 loop::enqueue, networkLoop::enqueue);
         this.maintenance = new Maintenance(store, migrations);
         this.hostService = new HostService(store, hosts, clock, settings.joinToken(), settings.hostDeadAfter(),
-                highAvailability::hostDown);
+                highAvailability::hostDown, settings.tlsIdentity() != null ? settings.tlsIdentity()
+                        : TlsIdentity.generate("enclave-controller", java.util.List.of(), Duration.ofDays(3650)));
         this.api = new ApiServer(store, new Authenticator(store.jdbi(), store.tokens()), tenants, vms, images, networks,
                 hosts, storage, volumes, hostService, maintenance, migrations);
     }
@@ -143,7 +154,7 @@ public final class Controller implements AutoCloseable {
         store.jdbi().useTransaction(h -> {
             var existing = store.hosts().find(h, agent.info().id());
             store.hosts().upsert(h, new io.enclave.controller.persistence.HostRepository.HostRow(agent.info(), "up", now,
-                    null, null, underlayAddress, sharedStorage, sharedStoragePath,
+                    null, null, null, underlayAddress, sharedStorage, sharedStoragePath,
                     existing.map(e -> e.maintenance()).orElse("none"), existing.map(e -> e.fenced()).orElse(false)), now);
         });
     }

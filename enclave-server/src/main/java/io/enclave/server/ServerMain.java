@@ -15,11 +15,14 @@ import io.enclave.controller.persistence.Database;
 import io.enclave.core.Ids;
 import io.enclave.core.host.HostAgent;
 import io.enclave.core.host.HostInfo;
+import io.enclave.core.network.Ipv4;
+import io.enclave.tls.TlsIdentity;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
@@ -88,6 +91,12 @@ public final class ServerMain implements Callable<Integer> {
     @Option(names = "--resync-seconds", defaultValue = "5", description = "How often every VM is re-checked")
     int resyncSeconds;
 
+    /** The controller's TLS identity: in the data directory (never the database), kept across restarts. */
+    private TlsIdentity tlsIdentity() {
+        return TlsIdentity.loadOrCreate(dataDir, "controller-tls", "enclave-controller",
+                Ipv4.isValid(listen) ? List.of(listen) : List.of());
+    }
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new ServerMain()).execute(args));
     }
@@ -106,9 +115,10 @@ public final class ServerMain implements Callable<Integer> {
                 dbUser.isBlank() ? null : dbUser, dbPassword.isBlank() ? null : dbPassword);
         Controller.Settings settings = Controller.Settings.defaults(port).withResyncEvery(Duration.ofSeconds(resyncSeconds));
         settings = new Controller.Settings(listen, port, settings.reconcileWorkers(), settings.resyncEvery(),
-                settings.guestReadyTimeout(), cpuOvercommit, memoryOvercommit, null, null, null)
+                settings.guestReadyTimeout(), cpuOvercommit, memoryOvercommit, null, null, null, null)
                 .withJoinToken(joinToken.isBlank() ? null : joinToken, Duration.ofSeconds(hostDeadSeconds),
-                        Duration.ofSeconds(fenceWaitSeconds));
+                        Duration.ofSeconds(fenceWaitSeconds))
+                .withTlsIdentity(tlsIdentity());
         Controller controller = new Controller(db, new ImageLibrary(host.imagesDir(), runner), settings);
         if (agent != null) controller.addHost(agent, host.underlayAddress(), host.sharedStorageName(), host.sharedStoragePath());
         for (int i = 1; agent != null && i < host.simulatedHosts(); i++) controller.addHost(host.simulatedHost(hostId, hostName, i));

@@ -6,13 +6,23 @@ import io.enclave.core.Ids;
 import io.enclave.core.host.HostAgent;
 import io.enclave.server.HostOptions;
 import io.enclave.server.StateFiles;
+import io.enclave.core.network.Ipv4;
+import io.enclave.tls.Pem;
+import io.enclave.tls.TlsIdentity;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -22,6 +32,8 @@ import picocli.CommandLine.Option;
 @Command(name = "enclave-agent", mixinStandardHelpOptions = true,
         description = "Runs this host's Enclave agent and joins it to a controller.")
 public final class AgentMain implements Callable<Integer> {
+    /** File in the data directory: the controller's certificate (PEM), learnt at the join. */
+    public static final String CONTROLLER_CERTIFICATE = "controller.crt";
 
     @Option(names = "--data-dir", defaultValue = "${ENCLAVE_DATA_DIR:-/var/lib/enclave-agent}",
             description = "This host's identity, VMs and networking. Default: ${DEFAULT-VALUE}")
@@ -70,20 +82,38 @@ public final class AgentMain implements Callable<Integer> {
         String secret = StateFiles.readOrCreate(dataDir.resolve("host-secret"), AgentMain::newSecret);
         String hostName = name != null ? name : InetAddress.getLocalHost().getHostName();
 
+        // The RPC's TLS identity lives as long as the host id; the controller pins its certificate at the first join.
+        // Set up meanwhile the host agent is built: both take a while, and a restarted agent must rejoin quickly.
+        CompletableFuture<Tls> tlsReady = CompletableFuture.supplyAsync(() -> {
+            TlsIdentity identity = TlsIdentity.loadOrCreate(dataDir, "agent-tls", "enclave-agent " + hostId,
+                    Ipv4.isValid(listen) ? List.of(listen) : List.of());
+            Path file = dataDir.resolve(CONTROLLER_CERTIFICATE);
+            try {
+                X509Certificate known = Files.exists(file) ? Pem.certificate(Files.readString(file)) : null;
+                return new Tls(identity, new AgentRpcServer(identity, known), file);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+
         // The address the controller calls is this host's underlay address unless told otherwise.
         host.defaultUnderlay(listen);
         HostAgent agent = host.buildAgent(hostId, hostName, dataDir, new ProcessCommandRunner());
-        AgentRpcServer rpc = new AgentRpcServer(agent, secret);
-        int actualPort = rpc.start(listen, port);
-        String agentUrl = "http://" + listen + ":" + actualPort;
+        Tls tlsSetUp = tlsReady.join();
+        TlsIdentity tls = tlsSetUp.identity();
+        AgentRpcServer rpc = tlsSetUp.rpc();
+        Path controllerCertFile = tlsSetUp.controllerCertificateFile();
+        int actualPort = rpc.start(agent, listen, port);
+        String agentUrl = "https://" + listen + ":" + actualPort;
         Files.writeString(dataDir.resolve("agent-url"), agentUrl + "\n");
 
         String underlay = host.underlayAddress();
         ControllerLink link = new ControllerLink(controllerUrl, joinToken,
-                new ControllerLink.Identity(agent.info(), agentUrl, secret, underlay, host.sharedStorageName(),
-                        host.sharedStoragePath()), Duration.ofSeconds(heartbeatSeconds),
+                new ControllerLink.Identity(agent.info(), agentUrl, tls.certificatePem(), secret, underlay,
+                        host.sharedStorageName(), host.sharedStoragePath()), Duration.ofSeconds(heartbeatSeconds),
                 selfFenceSeconds > 0 && agent instanceof QemuHostAgent ? Duration.ofSeconds(selfFenceSeconds) : null,
-                () -> ((QemuHostAgent) agent).stopSharedStorageVms());
+                () -> ((QemuHostAgent) agent).stopSharedStorageVms(),
+                pem -> trustController(rpc, controllerCertFile, pem));
         try {
             link.start(Duration.ofMinutes(5));
         } catch (ControllerLink.JoinRefused e) {
@@ -91,7 +121,8 @@ public final class AgentMain implements Callable<Integer> {
             rpc.close();
             return 2;
         }
-        System.out.println("Agent " + hostId + " serving on " + agentUrl + ", joined " + controllerUrl);
+        System.out.println("Agent " + hostId + " serving on " + agentUrl + " (certificate sha256 " + tls.fingerprint()
+                + "), joined " + controllerUrl);
         System.out.flush();
 
         CountDownLatch stopped = new CountDownLatch(1);
@@ -103,6 +134,24 @@ public final class AgentMain implements Callable<Integer> {
         stopped.await();
         return 0;
     }
+
+    /** The controller's certificate from a join: kept in the data directory and the only client the RPC accepts. */
+    private static void trustController(AgentRpcServer rpc, Path file, String pem) {
+        X509Certificate certificate = Pem.certificate(pem);
+        X509Certificate current = rpc.trustedController();
+        try {
+            if (current != null && Arrays.equals(current.getEncoded(), certificate.getEncoded())) return;
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            Files.writeString(tmp, Pem.of(certificate));
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | java.security.cert.CertificateEncodingException e) {
+            throw new IllegalStateException("cannot keep the controller's certificate in " + file + ": " + e.getMessage(), e);
+        }
+        rpc.trustController(certificate);
+        System.out.println("Trusting the controller's certificate sha256 " + Pem.fingerprint(certificate));
+    }
+
+    private record Tls(TlsIdentity identity, AgentRpcServer rpc, Path controllerCertificateFile) {}
 
     private static String newSecret() {
         byte[] b = new byte[32];

@@ -10,6 +10,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -24,9 +25,9 @@ public final class ControllerLink implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ControllerLink.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** What the agent tells the controller about itself when it joins. */
-    public record Identity(HostInfo info, String agentUrl, String secret, String underlayAddress, String sharedStorage,
-            String sharedStoragePath) {}
+    /** What the agent tells the controller about itself when it joins (certificate: PEM its RPC serves with). */
+    public record Identity(HostInfo info, String agentUrl, String certificate, String secret, String underlayAddress,
+            String sharedStorage, String sharedStoragePath) {}
 
     /** The controller refused the host for good (bad token, identity taken, invalid field). */
     public static final class JoinRefused extends RuntimeException {
@@ -48,6 +49,7 @@ public final class ControllerLink implements AutoCloseable {
 
     private final Duration selfFenceAfter;
     private final Runnable selfFence;
+    private final Consumer<String> controllerCertificate;
     private volatile long lastAcknowledged = System.nanoTime();
     private volatile boolean fenced;
 
@@ -55,9 +57,12 @@ public final class ControllerLink implements AutoCloseable {
      * @param selfFenceAfter when the controller has not acknowledged a heartbeat for this long, {@code selfFence}
      *                       runs (once per outage): the controller will declare the host dead and restart its
      *                       highly-available VMs elsewhere, so this host must stop them first. Null: never.
+     * @param controllerCertificate gets the controller's certificate (PEM) from every successful join, before
+     *                       the join counts as done: the only client certificate the agent's RPC accepts
      */
     public ControllerLink(String controllerUrl, String joinToken, Identity identity, Duration interval,
-            Duration selfFenceAfter, Runnable selfFence) {
+            Duration selfFenceAfter, Runnable selfFence, Consumer<String> controllerCertificate) {
+        this.controllerCertificate = controllerCertificate;
         this.controller = URI.create(controllerUrl.endsWith("/") ? controllerUrl : controllerUrl + "/");
         this.joinToken = joinToken;
         this.identity = identity;
@@ -91,12 +96,16 @@ public final class ControllerLink implements AutoCloseable {
         body.put("memoryMib", identity.info().memoryMib());
         body.put("accelerator", identity.info().accelerator());
         body.put("agentUrl", identity.agentUrl());
+        body.put("agentCertificate", identity.certificate());
         body.put("agentSecret", identity.secret());
         body.put("underlayAddress", identity.underlayAddress());
         body.put("sharedStorage", identity.sharedStorage());
         body.put("sharedStoragePath", identity.sharedStoragePath());
         HttpResponse<String> r = post("hosts/join", joinToken, body);
         if (r.statusCode() == 200) {
+            String certificate = JSON.readTree(r.body()).path("controllerCertificate").asText("");
+            if (certificate.isBlank()) throw new JoinRefused("controller " + controller + " sent no controllerCertificate");
+            controllerCertificate.accept(certificate);
             log.info("host {} joined controller {}", identity.info().id(), controller);
             return;
         }

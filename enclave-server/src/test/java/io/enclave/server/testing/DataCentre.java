@@ -6,6 +6,7 @@ import io.enclave.agent.image.ImageLibrary;
 import io.enclave.controller.Controller;
 import io.enclave.controller.persistence.Database;
 import io.enclave.server.agent.AgentMain;
+import io.enclave.tls.TlsIdentity;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,6 +34,11 @@ public final class DataCentre implements AutoCloseable {
         return value == null || value.isBlank() ? fallback : value.split(":")[part];
     }
 
+    /** The controller's TLS identity (kept in the data-centre directory, as enclave-server keeps it in its data dir). */
+    public TlsIdentity controllerIdentity() {
+        return TlsIdentity.loadOrCreate(dir, "controller-tls", "enclave-controller", List.of(CONTROLLER_ADDRESS));
+    }
+
     /** An address on the underlay that no host uses. */
     public static String unusedUnderlayAddress() {
         return SUBNET + "99";
@@ -42,6 +48,8 @@ public final class DataCentre implements AutoCloseable {
     public final Path dir;
     public final Path images;
     public final Controller controller;
+    /** The controller's database (to check what it stores). */
+    public final Database db;
     public final TestApi admin;
     private final List<Host> hosts = new ArrayList<>();
 
@@ -154,10 +162,11 @@ public final class DataCentre implements AutoCloseable {
         }
     }
 
-    private DataCentre(Path dir, Path images, Controller controller, TestApi admin) {
+    private DataCentre(Path dir, Path images, Controller controller, Database db, TestApi admin) {
         this.dir = dir;
         this.images = images;
         this.controller = controller;
+        this.db = db;
         this.admin = admin;
     }
 
@@ -181,11 +190,12 @@ public final class DataCentre implements AutoCloseable {
 
             Database db = Database.open(Database.h2Url(dir), null, null);
             Controller.Settings s = new Controller.Settings(CONTROLLER_ADDRESS, 0, 4, Duration.ofSeconds(2),
-                    Duration.ofMinutes(5), 16.0, 1.5, JOIN_TOKEN, Duration.ofSeconds(5), Duration.ofSeconds(4));
+                    Duration.ofMinutes(5), 16.0, 1.5, JOIN_TOKEN, Duration.ofSeconds(5), Duration.ofSeconds(4),
+                    TlsIdentity.loadOrCreate(dir, "controller-tls", "enclave-controller", List.of(CONTROLLER_ADDRESS)));
             Controller controller = new Controller(db, new ImageLibrary(images, run), s);
             String token = controller.tenants().bootstrapAdminToken();
             controller.start();
-            return new DataCentre(dir, images, controller,
+            return new DataCentre(dir, images, controller, db,
                     new TestApi("http://" + CONTROLLER_ADDRESS + ":" + controller.port(), token));
         } catch (IOException e) {
             throw new IllegalStateException(e);
