@@ -85,6 +85,11 @@ public final class ServerMain implements Callable<Integer> {
                     + " minus --host-dead-seconds) before restarting its highly-available VMs elsewhere. Default: ${DEFAULT-VALUE}")
     int fenceWaitSeconds;
 
+    @Option(names = "--tls", description = "Serve the API over HTTPS only, with the controller's self-signed certificate"
+            + " (kept in the data directory; its SHA-256 fingerprint is printed at start: agents pin it with"
+            + " --controller-fingerprint)")
+    boolean tls;
+
     @Option(names = "--no-local-host", description = "Run only the controller; every host runs enclave-agent")
     boolean noLocalHost;
 
@@ -115,7 +120,7 @@ public final class ServerMain implements Callable<Integer> {
                 dbUser.isBlank() ? null : dbUser, dbPassword.isBlank() ? null : dbPassword);
         Controller.Settings settings = Controller.Settings.defaults(port).withResyncEvery(Duration.ofSeconds(resyncSeconds));
         settings = new Controller.Settings(listen, port, settings.reconcileWorkers(), settings.resyncEvery(),
-                settings.guestReadyTimeout(), cpuOvercommit, memoryOvercommit, null, null, null, null)
+                settings.guestReadyTimeout(), cpuOvercommit, memoryOvercommit, null, null, null, null, tls)
                 .withJoinToken(joinToken.isBlank() ? null : joinToken, Duration.ofSeconds(hostDeadSeconds),
                         Duration.ofSeconds(fenceWaitSeconds))
                 .withTlsIdentity(tlsIdentity());
@@ -132,9 +137,10 @@ public final class ServerMain implements Callable<Integer> {
         if (!adminToken.isBlank()) controller.tenants().ensureAdminToken(adminToken);
 
         controller.start();
-        String url = "http://" + listen + ":" + controller.port() + "/v1";
+        String url = (tls ? "https://" : "http://") + listen + ":" + controller.port() + "/v1";
         Files.writeString(dataDir.resolve("api-url"), url + "\n");
         System.out.println("Enclave API:  " + url);
+        if (tls) System.out.println("TLS:          sha256 " + controller.tlsIdentity().fingerprint());
         System.out.println("Admin token:  " + (bootstrap != null ? bootstrap : "(see " + tokenFile + ")"));
         if (agent != null) {
             System.out.println("Host:         " + agent.info().id() + " (" + agent.info().cpus() + " CPUs, "

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.enclave.agent.exec.CommandResult;
 import io.enclave.agent.exec.ProcessCommandRunner;
+import io.enclave.server.agent.ControllerLink;
 import io.enclave.server.testing.DataCentre;
 import io.enclave.server.testing.GuestImages;
 import io.enclave.server.testing.InProcessEnclave;
@@ -76,6 +77,12 @@ class MultiHostTest {
             assertThat(view.get("underlayAddress").asText()).isEqualTo(h.address);
             assertThat(view.get("maintenance").asText()).isEqualTo("none");
         }
+        // The API is HTTPS only (the join token and the hosts' secrets never cross the underlay in clear).
+        assertThat(dc.admin.baseUrl()).startsWith("https://");
+        String plainApi = dc.admin.baseUrl().replace("https://", "http://") + "/v1/hosts";
+        assertThatThrownBy(() -> HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(plainApi))
+                .timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer " + dc.admin.token()).build(),
+                HttpResponse.BodyHandlers.ofString())).isInstanceOf(IOException.class);
         String before = dc.admin.get("/v1/hosts/" + host1.id()).get("heartbeatAt").asText();
         InProcessEnclave.sleep(2500);
         assertThat(dc.admin.get("/v1/hosts/" + host1.id()).get("heartbeatAt").asText()).isNotEqualTo(before);
@@ -145,6 +152,18 @@ class MultiHostTest {
         Response heartbeat = anonymous.withToken(host1Secret)
                 .post("/v1/hosts/" + host1.id() + "/heartbeat", Map.of("cpus", 2, "memoryMib", 4096));
         assertThat(heartbeat.status()).as(heartbeat.toString()).isEqualTo(204);
+
+        // An agent pinning another fingerprint than the controller's does not join, and sends nothing.
+        ControllerLink wrongPin = new ControllerLink(dc.admin.baseUrl() + "/v1", DataCentre.JOIN_TOKEN,
+                new ControllerLink.Identity(new io.enclave.core.host.HostInfo("host-wrongpin1", "wrongpin", 2, 4096, "tcg"),
+                        "https://" + DataCentre.unusedUnderlayAddress() + ":8471", strangerCertificate, "z".repeat(64),
+                        DataCentre.unusedUnderlayAddress(), null, null),
+                Duration.ofSeconds(1), null, () -> { }, pem -> { },
+                PinnedTls.clientPinnedByFingerprint(null, TlsIdentity.generate("x", List.of(), Duration.ofDays(1)).fingerprint()));
+        assertThatThrownBy(() -> wrongPin.start(Duration.ofSeconds(20))).isInstanceOf(ControllerLink.JoinRefused.class)
+                .hasMessageContaining("TLS");
+        wrongPin.close();
+        assertThat(dc.admin.get("/v1/hosts/host-wrongpin1").status()).isEqualTo(404);
 
         assertThat(dc.admin.get("/v1/hosts").json().size()).isEqualTo(2);
         JsonNode host1View = dc.admin.get("/v1/hosts/" + host1.id()).json();

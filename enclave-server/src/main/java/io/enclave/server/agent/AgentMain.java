@@ -8,6 +8,7 @@ import io.enclave.server.HostOptions;
 import io.enclave.server.StateFiles;
 import io.enclave.core.network.Ipv4;
 import io.enclave.tls.Pem;
+import io.enclave.tls.PinnedTls;
 import io.enclave.tls.TlsIdentity;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -24,6 +25,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import javax.net.ssl.SSLContext;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -39,8 +41,14 @@ public final class AgentMain implements Callable<Integer> {
             description = "This host's identity, VMs and networking. Default: ${DEFAULT-VALUE}")
     Path dataDir;
 
-    @Option(names = "--controller", required = true, description = "The controller's API, e.g. http://10.0.0.1:8470/v1")
+    @Option(names = "--controller", required = true,
+            description = "The controller's API, e.g. https://10.0.0.1:8470/v1 (enclave-server --tls) or http://…")
     String controllerUrl;
+
+    @Option(names = "--controller-fingerprint", defaultValue = "${ENCLAVE_CONTROLLER_FINGERPRINT:-}",
+            description = "SHA-256 fingerprint of the controller's certificate (printed by enclave-server --tls);"
+                    + " required with an https:// controller, whose certificate must then match it")
+    String controllerFingerprint;
 
     @Option(names = "--join-token", defaultValue = "${ENCLAVE_JOIN_TOKEN:-}", description = "The controller's join token")
     String joinToken;
@@ -75,6 +83,25 @@ public final class AgentMain implements Callable<Integer> {
     public Integer call() throws Exception {
         if (joinToken == null || joinToken.isBlank()) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--join-token (or ENCLAVE_JOIN_TOKEN) is required");
+        }
+        SSLContext controllerTls = null;
+        if (controllerUrl.startsWith("https://")) {
+            if (controllerFingerprint == null || controllerFingerprint.isBlank()) {
+                throw new CommandLine.ParameterException(new CommandLine(this),
+                        "--controller-fingerprint is required with an https:// controller");
+            }
+            try {
+                controllerFingerprint = PinnedTls.normalizeFingerprint(controllerFingerprint);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(new CommandLine(this), "--controller-fingerprint: " + e.getMessage());
+            }
+            controllerTls = PinnedTls.clientPinnedByFingerprint(null, controllerFingerprint);
+        } else if (controllerFingerprint != null && !controllerFingerprint.isBlank()) {
+            throw new CommandLine.ParameterException(new CommandLine(this),
+                    "--controller-fingerprint needs an https:// --controller");
+        } else {
+            System.err.println("warning: the controller is plain http: the join token and this host's secret cross the"
+                    + " network in clear (run enclave-server --tls and pass --controller-fingerprint)");
         }
         Files.createDirectories(dataDir);
         Files.createDirectories(host.imagesDir());
@@ -113,7 +140,7 @@ public final class AgentMain implements Callable<Integer> {
                         host.sharedStorageName(), host.sharedStoragePath()), Duration.ofSeconds(heartbeatSeconds),
                 selfFenceSeconds > 0 && agent instanceof QemuHostAgent ? Duration.ofSeconds(selfFenceSeconds) : null,
                 () -> ((QemuHostAgent) agent).stopSharedStorageVms(),
-                pem -> trustController(rpc, controllerCertFile, pem));
+                pem -> trustController(rpc, controllerCertFile, pem, controllerFingerprint), controllerTls);
         try {
             link.start(Duration.ofMinutes(5));
         } catch (ControllerLink.JoinRefused e) {
@@ -136,8 +163,13 @@ public final class AgentMain implements Callable<Integer> {
     }
 
     /** The controller's certificate from a join: kept in the data directory and the only client the RPC accepts. */
-    private static void trustController(AgentRpcServer rpc, Path file, String pem) {
+    private static void trustController(AgentRpcServer rpc, Path file, String pem, String pinnedFingerprint) {
         X509Certificate certificate = Pem.certificate(pem);
+        // Over a pinned https:// link the controller's certificate is the one pinned (the same identity serves both).
+        if (pinnedFingerprint != null && !pinnedFingerprint.isBlank() && !Pem.fingerprint(certificate).equals(pinnedFingerprint)) {
+            throw new ControllerLink.JoinRefused("the controller's certificate (sha256 " + Pem.fingerprint(certificate)
+                    + ") is not the one --controller-fingerprint names");
+        }
         X509Certificate current = rpc.trustedController();
         try {
             if (current != null && Arrays.equals(current.getEncoded(), certificate.getEncoded())) return;

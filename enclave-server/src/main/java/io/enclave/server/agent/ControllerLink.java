@@ -14,6 +14,7 @@ import java.util.function.Consumer;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,7 +41,7 @@ public final class ControllerLink implements AutoCloseable {
     private final String joinToken;
     private final Identity identity;
     private final Duration interval;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    private final HttpClient http;
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "controller-link");
         t.setDaemon(true);
@@ -59,10 +60,14 @@ public final class ControllerLink implements AutoCloseable {
      *                       highly-available VMs elsewhere, so this host must stop them first. Null: never.
      * @param controllerCertificate gets the controller's certificate (PEM) from every successful join, before
      *                       the join counts as done: the only client certificate the agent's RPC accepts
+     * @param tls            for an https:// controller: trusts exactly the controller's certificate (null: http)
      */
     public ControllerLink(String controllerUrl, String joinToken, Identity identity, Duration interval,
-            Duration selfFenceAfter, Runnable selfFence, Consumer<String> controllerCertificate) {
+            Duration selfFenceAfter, Runnable selfFence, Consumer<String> controllerCertificate, SSLContext tls) {
         this.controllerCertificate = controllerCertificate;
+        HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3));
+        if (tls != null) builder.sslContext(tls);
+        this.http = builder.build();
         this.controller = URI.create(controllerUrl.endsWith("/") ? controllerUrl : controllerUrl + "/");
         this.joinToken = joinToken;
         this.identity = identity;
@@ -101,7 +106,14 @@ public final class ControllerLink implements AutoCloseable {
         body.put("underlayAddress", identity.underlayAddress());
         body.put("sharedStorage", identity.sharedStorage());
         body.put("sharedStoragePath", identity.sharedStoragePath());
-        HttpResponse<String> r = post("hosts/join", joinToken, body);
+        HttpResponse<String> r;
+        try {
+            r = post("hosts/join", joinToken, body);
+        } catch (javax.net.ssl.SSLException e) {
+            // Not a controller that is down: one whose certificate is not the pinned one (or that speaks no TLS).
+            throw new JoinRefused("TLS with controller " + controller + " refused, nothing sent (is --controller-fingerprint"
+                    + " the fingerprint enclave-server --tls printed?): " + e.getMessage());
+        }
         if (r.statusCode() == 200) {
             String certificate = JSON.readTree(r.body()).path("controllerCertificate").asText("");
             if (certificate.isBlank()) throw new JoinRefused("controller " + controller + " sent no controllerCertificate");

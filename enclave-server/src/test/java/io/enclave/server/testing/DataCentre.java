@@ -6,6 +6,7 @@ import io.enclave.agent.image.ImageLibrary;
 import io.enclave.controller.Controller;
 import io.enclave.controller.persistence.Database;
 import io.enclave.server.agent.AgentMain;
+import io.enclave.tls.PinnedTls;
 import io.enclave.tls.TlsIdentity;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,7 +18,8 @@ import java.util.List;
 /**
  * Several hosts on this machine: each host is a network namespace with its own address on a
  * "data-centre" bridge, its own data directory and its own enclave-agent process; the controller runs in
- * the test's JVM and reaches the agents over that underlay. Every name starts with {@code em} and the underlay
+ * the test's JVM and reaches the agents over that underlay. The controller's API is HTTPS ({@code --tls}); the
+ * agents pin its fingerprint, as an operator would. Every name starts with {@code em} and the underlay
  * is 10.97.0.0/24, unless the environment variable {@code ENCLAVE_TEST_DC} says {@code PREFIX:OCTET} (for
  * example {@code fm:98}), so that two checkouts can run their multi-host tests at the same time.
  */
@@ -79,7 +81,8 @@ public final class DataCentre implements AutoCloseable {
             List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + netns,
                     ProcessHandle.current().info().command().orElse("java"), "-cp", System.getProperty("java.class.path"),
                     AgentMain.class.getName(), "--data-dir", dataDir.toString(), "--images-dir", images.toString(),
-                    "--controller", "http://" + CONTROLLER_ADDRESS + ":" + controller.port() + "/v1",
+                    "--controller", "https://" + CONTROLLER_ADDRESS + ":" + controller.port() + "/v1",
+                    "--controller-fingerprint", controller.tlsIdentity().fingerprint(),
                     "--join-token", JOIN_TOKEN, "--listen", address, "--port", "8471", "--name", "host" + index,
                     "--net-prefix", netPrefix, "--accel", "tcg", "--heartbeat-seconds", "1", "--self-fence-seconds", "3"));
             if (sharedStorage != null) cmd.add("--shared-storage=dc-shared=" + sharedStorage);
@@ -191,12 +194,13 @@ public final class DataCentre implements AutoCloseable {
             Database db = Database.open(Database.h2Url(dir), null, null);
             Controller.Settings s = new Controller.Settings(CONTROLLER_ADDRESS, 0, 4, Duration.ofSeconds(2),
                     Duration.ofMinutes(5), 16.0, 1.5, JOIN_TOKEN, Duration.ofSeconds(5), Duration.ofSeconds(4),
-                    TlsIdentity.loadOrCreate(dir, "controller-tls", "enclave-controller", List.of(CONTROLLER_ADDRESS)));
+                    TlsIdentity.loadOrCreate(dir, "controller-tls", "enclave-controller", List.of(CONTROLLER_ADDRESS)), true);
             Controller controller = new Controller(db, new ImageLibrary(images, run), s);
             String token = controller.tenants().bootstrapAdminToken();
             controller.start();
             return new DataCentre(dir, images, controller, db,
-                    new TestApi("http://" + CONTROLLER_ADDRESS + ":" + controller.port(), token));
+                    new TestApi("https://" + CONTROLLER_ADDRESS + ":" + controller.port(), token,
+                            PinnedTls.client(null, controller.tlsIdentity().certificate())));
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
