@@ -24,6 +24,7 @@ import io.enclave.controller.service.VolumeService;
 import io.enclave.core.host.HostAgent;
 import io.enclave.core.image.ImageProvider;
 import io.enclave.core.vm.VmLifecycle;
+import io.enclave.tls.TlsIdentity;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Executors;
@@ -39,15 +40,24 @@ public final class Controller implements AutoCloseable {
     /** Tunables; the defaults suit one host with real guests. */
     public record Settings(String listenHost, int port, int reconcileWorkers, Duration resyncEvery,
             Duration guestReadyTimeout, double cpuOvercommit, double memoryOvercommit, String joinToken,
-            Duration hostDeadAfter, Duration fenceWait) {
+            Duration hostDeadAfter, Duration fenceWait, TlsIdentity tlsIdentity, boolean apiTls) {
         public static Settings defaults(int port) {
             return new Settings("127.0.0.1", port, 4, Duration.ofSeconds(5), Duration.ofMinutes(5), 16.0, 1.5, null,
-                    Duration.ofSeconds(10), Duration.ofSeconds(10));
+                    Duration.ofSeconds(10), Duration.ofSeconds(10), null, false);
         }
 
         public Settings withResyncEvery(Duration d) {
             return new Settings(listenHost, port, reconcileWorkers, d, guestReadyTimeout, cpuOvercommit, memoryOvercommit,
-                    joinToken, hostDeadAfter, fenceWait);
+                    joinToken, hostDeadAfter, fenceWait, tlsIdentity, apiTls);
+        }
+
+        /**
+         * The controller's TLS identity (kept in its data directory, not the database): presented to agents as
+         * client certificate. Null: a fresh one for this process only (agents joined to it refuse the next).
+         */
+        public Settings withTlsIdentity(TlsIdentity identity) {
+            return new Settings(listenHost, port, reconcileWorkers, resyncEvery, guestReadyTimeout, cpuOvercommit,
+                    memoryOvercommit, joinToken, hostDeadAfter, fenceWait, identity, apiTls);
         }
 
         /**
@@ -56,7 +66,13 @@ public final class Controller implements AutoCloseable {
          */
         public Settings withJoinToken(String token, Duration deadAfter, Duration fenceWait) {
             return new Settings(listenHost, port, reconcileWorkers, resyncEvery, guestReadyTimeout, cpuOvercommit,
-                    memoryOvercommit, token, deadAfter, fenceWait);
+                    memoryOvercommit, token, deadAfter, fenceWait, tlsIdentity, apiTls);
+        }
+
+        /** The public API over HTTPS only, presenting the controller's TLS identity (off: plain HTTP). */
+        public Settings withApiTls(boolean on) {
+            return new Settings(listenHost, port, reconcileWorkers, resyncEvery, guestReadyTimeout, cpuOvercommit,
+                    memoryOvercommit, joinToken, hostDeadAfter, fenceWait, tlsIdentity, on);
         }
     }
 
@@ -92,8 +108,11 @@ public final class Controller implements AutoCloseable {
     });
     private final java.util.Set<String> sweeping = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private int port;
+    private final TlsIdentity tlsIdentity;
 
     public Controller(Database database, ImageProvider imageProvider, Settings settings) {
+        this.tlsIdentity = settings.tlsIdentity() != null ? settings.tlsIdentity()
+                : TlsIdentity.generate("enclave-controller", java.util.List.of(), Duration.ofDays(3650));
         // Microseconds: what both H2 and PostgreSQL store, so an answer and a later read agree.
         Clock clock = Clock.tick(Clock.systemUTC(), Duration.ofNanos(1000));
         this.database = database;
@@ -125,7 +144,7 @@ public final class Controller implements AutoCloseable {
                 loop::enqueue, networkLoop::enqueue);
         this.maintenance = new Maintenance(store, migrations, scheduler);
         this.hostService = new HostService(store, hosts, clock, settings.joinToken(), settings.hostDeadAfter(),
-                highAvailability::hostDown);
+                highAvailability::hostDown, tlsIdentity);
         this.api = new ApiServer(store, new Authenticator(store.jdbi(), store.tokens()), tenants, vms, images, networks,
                 hosts, storage, volumes, hostService, maintenance, migrations);
     }
@@ -143,7 +162,7 @@ public final class Controller implements AutoCloseable {
         store.jdbi().useTransaction(h -> {
             var existing = store.hosts().find(h, agent.info().id());
             store.hosts().upsert(h, new io.enclave.controller.persistence.HostRepository.HostRow(agent.info(), "up", now,
-                    null, null, underlayAddress, sharedStorage, sharedStoragePath,
+                    null, null, null, underlayAddress, sharedStorage, sharedStoragePath,
                     existing.map(e -> e.maintenance()).orElse("none"), existing.map(e -> e.fenced()).orElse(false)), now);
         });
     }
@@ -165,8 +184,9 @@ public final class Controller implements AutoCloseable {
         loop.start();
         housekeeping.scheduleWithFixedDelay(this::housekeeping, 10, 10, TimeUnit.SECONDS);
         hostWatch.scheduleWithFixedDelay(this::watchHosts, 1, 1, TimeUnit.SECONDS);
-        port = api.start(settings.listenHost(), settings.port());
-        log.info("controller listening on http://{}:{}/v1", settings.listenHost(), port);
+        port = api.start(settings.listenHost(), settings.port(), settings.apiTls() ? tlsIdentity : null);
+        log.info("controller listening on {}://{}:{}/v1{}", settings.apiTls() ? "https" : "http", settings.listenHost(), port,
+                settings.apiTls() ? " (certificate sha256 " + tlsIdentity.fingerprint() + ")" : "");
     }
 
     /** The in-process host beats here; remote hosts beat by calling the API, and are declared dead when silent. */
@@ -227,6 +247,11 @@ public final class Controller implements AutoCloseable {
 
     private void reconcileTenantNetworkSoon(String tenantId) {
         networkLoop.enqueue(tenantId);
+    }
+
+    /** The controller's TLS identity: presented to agents, and on the API when it serves HTTPS. */
+    public TlsIdentity tlsIdentity() {
+        return tlsIdentity;
     }
 
     public int port() {

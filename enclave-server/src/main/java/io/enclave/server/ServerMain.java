@@ -15,11 +15,14 @@ import io.enclave.controller.persistence.Database;
 import io.enclave.core.Ids;
 import io.enclave.core.host.HostAgent;
 import io.enclave.core.host.HostInfo;
+import io.enclave.core.network.Ipv4;
+import io.enclave.tls.TlsIdentity;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
@@ -82,11 +85,22 @@ public final class ServerMain implements Callable<Integer> {
                     + " minus --host-dead-seconds) before restarting its highly-available VMs elsewhere. Default: ${DEFAULT-VALUE}")
     int fenceWaitSeconds;
 
+    @Option(names = "--tls", description = "Serve the API over HTTPS only, with the controller's self-signed certificate"
+            + " (kept in the data directory; its SHA-256 fingerprint is printed at start: agents pin it with"
+            + " --controller-fingerprint)")
+    boolean tls;
+
     @Option(names = "--no-local-host", description = "Run only the controller; every host runs enclave-agent")
     boolean noLocalHost;
 
     @Option(names = "--resync-seconds", defaultValue = "5", description = "How often every VM is re-checked")
     int resyncSeconds;
+
+    /** The controller's TLS identity: in the data directory (never the database), kept across restarts. */
+    private TlsIdentity tlsIdentity() {
+        return TlsIdentity.loadOrCreate(dataDir, "controller-tls", "enclave-controller",
+                Ipv4.isValid(listen) ? List.of(listen) : List.of());
+    }
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new ServerMain()).execute(args));
@@ -106,9 +120,10 @@ public final class ServerMain implements Callable<Integer> {
                 dbUser.isBlank() ? null : dbUser, dbPassword.isBlank() ? null : dbPassword);
         Controller.Settings settings = Controller.Settings.defaults(port).withResyncEvery(Duration.ofSeconds(resyncSeconds));
         settings = new Controller.Settings(listen, port, settings.reconcileWorkers(), settings.resyncEvery(),
-                settings.guestReadyTimeout(), cpuOvercommit, memoryOvercommit, null, null, null)
+                settings.guestReadyTimeout(), cpuOvercommit, memoryOvercommit, null, null, null, null, tls)
                 .withJoinToken(joinToken.isBlank() ? null : joinToken, Duration.ofSeconds(hostDeadSeconds),
-                        Duration.ofSeconds(fenceWaitSeconds));
+                        Duration.ofSeconds(fenceWaitSeconds))
+                .withTlsIdentity(tlsIdentity());
         Controller controller = new Controller(db, new ImageLibrary(host.imagesDir(), runner), settings);
         if (agent != null) controller.addHost(agent, host.underlayAddress(), host.sharedStorageName(), host.sharedStoragePath());
         for (int i = 1; agent != null && i < host.simulatedHosts(); i++) controller.addHost(host.simulatedHost(hostId, hostName, i));
@@ -122,9 +137,10 @@ public final class ServerMain implements Callable<Integer> {
         if (!adminToken.isBlank()) controller.tenants().ensureAdminToken(adminToken);
 
         controller.start();
-        String url = "http://" + listen + ":" + controller.port() + "/v1";
+        String url = (tls ? "https://" : "http://") + listen + ":" + controller.port() + "/v1";
         Files.writeString(dataDir.resolve("api-url"), url + "\n");
         System.out.println("Enclave API:  " + url);
+        if (tls) System.out.println("TLS:          sha256 " + controller.tlsIdentity().fingerprint());
         System.out.println("Admin token:  " + (bootstrap != null ? bootstrap : "(see " + tokenFile + ")"));
         if (agent != null) {
             System.out.println("Host:         " + agent.info().id() + " (" + agent.info().cpus() + " CPUs, "

@@ -2,14 +2,32 @@ package io.enclave.server;
 
 import static io.enclave.server.testing.InProcessEnclave.awaitOperation;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.enclave.agent.exec.CommandResult;
+import io.enclave.agent.exec.ProcessCommandRunner;
+import io.enclave.server.agent.ControllerLink;
 import io.enclave.server.testing.DataCentre;
 import io.enclave.server.testing.GuestImages;
 import io.enclave.server.testing.InProcessEnclave;
 import io.enclave.server.testing.TestApi;
 import io.enclave.server.testing.TestApi.Response;
+import io.enclave.tls.Pem;
+import io.enclave.tls.PinnedTls;
+import io.enclave.tls.TlsIdentity;
+import java.io.IOException;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.security.MessageDigest;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.HexFormat;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -59,6 +77,12 @@ class MultiHostTest {
             assertThat(view.get("underlayAddress").asText()).isEqualTo(h.address);
             assertThat(view.get("maintenance").asText()).isEqualTo("none");
         }
+        // The API is HTTPS only (the join token and the hosts' secrets never cross the underlay in clear).
+        assertThat(dc.admin.baseUrl()).startsWith("https://");
+        String plainApi = dc.admin.baseUrl().replace("https://", "http://") + "/v1/hosts";
+        assertThatThrownBy(() -> HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(plainApi))
+                .timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer " + dc.admin.token()).build(),
+                HttpResponse.BodyHandlers.ofString())).isInstanceOf(IOException.class);
         String before = dc.admin.get("/v1/hosts/" + host1.id()).get("heartbeatAt").asText();
         InProcessEnclave.sleep(2500);
         assertThat(dc.admin.get("/v1/hosts/" + host1.id()).get("heartbeatAt").asText()).isNotEqualTo(before);
@@ -66,11 +90,13 @@ class MultiHostTest {
 
     @Test
     @Order(2)
-    void badOrReusedIdentitiesAreRefusedAndNothingChanges() {
+    void badOrReusedIdentitiesAreRefusedAndNothingChanges() throws Exception {
         TestApi anonymous = dc.admin.withToken(null);
+        String strangerCertificate = TlsIdentity.generate("impostor", List.of(), Duration.ofDays(1)).certificatePem();
         Map<String, Object> join = new HashMap<>(Map.of("hostId", host1.id(), "name", "impostor", "cpus", 2,
-                "memoryMib", 4096, "accelerator", "tcg", "agentUrl", "http://" + DataCentre.unusedUnderlayAddress() + ":8471",
-                "agentSecret", "x".repeat(64), "underlayAddress", DataCentre.unusedUnderlayAddress()));
+                "memoryMib", 4096, "accelerator", "tcg", "agentUrl", "https://" + DataCentre.unusedUnderlayAddress() + ":8471",
+                "agentCertificate", strangerCertificate, "agentSecret", "x".repeat(64),
+                "underlayAddress", DataCentre.unusedUnderlayAddress()));
 
         Response wrongToken = anonymous.withToken("not-the-join-token").post("/v1/hosts/join", join);
         assertThat(wrongToken.status()).isEqualTo(401);
@@ -80,14 +106,38 @@ class MultiHostTest {
         assertThat(reused.status()).isEqualTo(409);
         assertThat(reused.errorMessage()).contains(host1.id()).contains("already registered");
 
+        // Host 1's own secret (as if stolen) but another certificate: still someone else.
+        String host1Secret = Files.readString(host1.dataDir.resolve("host-secret")).strip();
+        join.put("agentSecret", host1Secret);
+        Response otherCertificate = joiner.post("/v1/hosts/join", join);
+        assertThat(otherCertificate.status()).as(otherCertificate.toString()).isEqualTo(409);
+        assertThat(otherCertificate.errorMessage()).contains(host1.id()).contains("certificate");
+        join.put("agentSecret", "x".repeat(64));
+
         join.put("hostId", "Host_1");
-        join.put("agentUrl", "ftp://somewhere");
+        join.put("agentUrl", "http://" + DataCentre.unusedUnderlayAddress() + ":8471");
         Response malformed = joiner.post("/v1/hosts/join", join);
         assertThat(malformed.status()).isEqualTo(400);
         assertThat(malformed.errorFields()).contains("hostId", "agentUrl");
 
+        // A new host whose certificate is not one: 400 naming the field, and no host is recorded.
+        join.put("hostId", "host-badcert1");
+        join.put("agentUrl", "https://" + DataCentre.unusedUnderlayAddress() + ":8471");
+        for (Object badPem : List.of("-----BEGIN CERTIFICATE-----\nnot*base64\n-----END CERTIFICATE-----\n",
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "hello")) {
+            join.put("agentCertificate", badPem);
+            Response badCertificate = joiner.post("/v1/hosts/join", join);
+            assertThat(badCertificate.status()).as(badCertificate.toString()).isEqualTo(400);
+            assertThat(badCertificate.errorFields()).containsExactly("agentCertificate");
+        }
+        join.remove("agentCertificate");
+        Response noCertificate = joiner.post("/v1/hosts/join", join);
+        assertThat(noCertificate.status()).isEqualTo(400);
+        assertThat(noCertificate.errorFields()).containsExactly("agentCertificate");
+        assertThat(dc.admin.get("/v1/hosts/host-badcert1").status()).isEqualTo(404);
+        join.put("agentCertificate", strangerCertificate);
+
         join.put("hostId", "host-newcomer1");
-        join.put("agentUrl", "http://" + DataCentre.unusedUnderlayAddress() + ":8471");
         join.put("underlayAddress", host2.address);
         Response underlayTaken = joiner.post("/v1/hosts/join", join);
         assertThat(underlayTaken.status()).isEqualTo(409);
@@ -95,13 +145,108 @@ class MultiHostTest {
 
         Response heartbeatWithoutSecret = joiner.post("/v1/hosts/" + host1.id() + "/heartbeat", Map.of("cpus", 2, "memoryMib", 4096));
         assertThat(heartbeatWithoutSecret.status()).isEqualTo(401);
+        Response heartbeatWrongSecret = anonymous.withToken("y".repeat(64))
+                .post("/v1/hosts/" + host1.id() + "/heartbeat", Map.of("cpus", 2, "memoryMib", 4096));
+        assertThat(heartbeatWrongSecret.status()).isEqualTo(401);
+        // The right secret still authenticates, against the hash the controller keeps.
+        Response heartbeat = anonymous.withToken(host1Secret)
+                .post("/v1/hosts/" + host1.id() + "/heartbeat", Map.of("cpus", 2, "memoryMib", 4096));
+        assertThat(heartbeat.status()).as(heartbeat.toString()).isEqualTo(204);
+
+        // An agent pinning another fingerprint than the controller's does not join, and sends nothing.
+        ControllerLink wrongPin = new ControllerLink(dc.admin.baseUrl() + "/v1", DataCentre.JOIN_TOKEN,
+                new ControllerLink.Identity(new io.enclave.core.host.HostInfo("host-wrongpin1", "wrongpin", 2, 4096, "tcg"),
+                        "https://" + DataCentre.unusedUnderlayAddress() + ":8471", strangerCertificate, "z".repeat(64),
+                        DataCentre.unusedUnderlayAddress(), null, null),
+                Duration.ofSeconds(1), null, () -> { }, pem -> { },
+                PinnedTls.clientPinnedByFingerprint(null, TlsIdentity.generate("x", List.of(), Duration.ofDays(1)).fingerprint()));
+        assertThatThrownBy(() -> wrongPin.start(Duration.ofSeconds(20))).isInstanceOf(ControllerLink.JoinRefused.class)
+                .hasMessageContaining("TLS");
+        wrongPin.close();
+        assertThat(dc.admin.get("/v1/hosts/host-wrongpin1").status()).isEqualTo(404);
 
         assertThat(dc.admin.get("/v1/hosts").json().size()).isEqualTo(2);
-        assertThat(dc.admin.get("/v1/hosts/" + host1.id()).get("name").asText()).isEqualTo("host1");
+        JsonNode host1View = dc.admin.get("/v1/hosts/" + host1.id()).json();
+        assertThat(host1View.get("name").asText()).isEqualTo("host1");
+        assertThat(host1View.get("underlayAddress").asText()).isEqualTo(host1.address);
+        assertThat(host1View.get("status").asText()).isEqualTo("up");
+        // The controller still pins host 1's own certificate (the next tests call host 1 through it).
+        assertThat(hostRow(host1.id()).get("AGENT_CERTIFICATE")).isEqualTo(
+                Pem.of(Pem.certificate(Files.readString(host1.dataDir.resolve("agent-tls.crt")))));
+        assertThat(hostRow(host1.id()).get("AGENT_URL")).isEqualTo("https://" + host1.address + ":8471");
     }
 
     @Test
     @Order(3)
+    void theControllerKeepsNoAgentSecretAndOnlyItsCertificateOpensAnAgentsRpc() throws Exception {
+        for (DataCentre.Host h : List.of(host1, host2)) {
+            String secret = Files.readString(h.dataDir.resolve("host-secret")).strip();
+            Map<String, Object> row = hostRow(h.id());
+            assertThat(row).doesNotContainKey("AGENT_SECRET");
+            assertThat(row.get("AGENT_SECRET_SHA256")).isEqualTo(HexFormat.of().formatHex(
+                    MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8))));
+            assertThat(row.values()).noneMatch(v -> v != null && v.toString().contains(secret));
+            // The agent learnt the controller's certificate from the join answer and kept it.
+            assertThat(Pem.certificate(Files.readString(h.dataDir.resolve("controller.crt"))))
+                    .isEqualTo(dc.controllerIdentity().certificate());
+        }
+
+        URI agent = URI.create(Files.readString(host1.dataDir.resolve("agent-url")).strip() + "/");
+        assertThat(agent.getScheme()).isEqualTo("https");
+        X509Certificate agentCertificate = Pem.certificate(Files.readString(host1.dataDir.resolve("agent-tls.crt")));
+        HttpRequest info = HttpRequest.newBuilder(agent.resolve("agent/v1/call/info")).timeout(Duration.ofSeconds(10))
+                .POST(HttpRequest.BodyPublishers.ofString("[]")).build();
+
+        // The controller's certificate opens it (so what fails below fails for the certificate alone).
+        HttpResponse<String> asController = client(PinnedTls.client(dc.controllerIdentity(), agentCertificate))
+                .send(info, HttpResponse.BodyHandlers.ofString());
+        assertThat(asController.statusCode()).isEqualTo(200);
+        assertThat(asController.body()).contains(host1.id());
+
+        // No client certificate, or another one: the handshake is refused, nothing is answered.
+        assertThatThrownBy(() -> client(PinnedTls.client(null, agentCertificate)).send(info, HttpResponse.BodyHandlers.ofString()))
+                .isInstanceOf(IOException.class);
+        TlsIdentity stranger = TlsIdentity.generate("stranger", List.of(), Duration.ofDays(1));
+        assertThatThrownBy(() -> client(PinnedTls.client(stranger, agentCertificate)).send(info, HttpResponse.BodyHandlers.ofString()))
+                .isInstanceOf(IOException.class);
+        // A client that trusts any server and has no certificate (curl -k).
+        CommandResult curl = new ProcessCommandRunner().run(List.of("curl", "-sSk", "--max-time", "10", "-X", "POST",
+                "--data", "[]", agent.resolve("agent/v1/call/info").toString()), Duration.ofSeconds(20));
+        assertThat(curl.exitCode()).as(curl.toString()).isNotZero();
+        assertThat(curl.stdout()).doesNotContain(host1.id());
+
+        // Plain HTTP to the agent's port gets no HTTP answer at all.
+        try (Socket socket = new Socket(agent.getHost(), agent.getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(("POST /agent/v1/call/info HTTP/1.1\r\nHost: " + agent.getHost()
+                    + "\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]").getBytes(StandardCharsets.US_ASCII));
+            byte[] answer;
+            try {
+                answer = socket.getInputStream().readAllBytes();
+            } catch (IOException reset) {
+                answer = new byte[0];
+            }
+            String text = new String(answer, StandardCharsets.ISO_8859_1);
+            assertThat(text).doesNotStartWith("HTTP/").doesNotContain(host1.id());
+        }
+    }
+
+    private static HttpClient client(javax.net.ssl.SSLContext tls) {
+        return HttpClient.newBuilder().sslContext(tls).version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5)).build();
+    }
+
+    /** The host's row as the controller stores it, column names upper-case. */
+    private static Map<String, Object> hostRow(String hostId) {
+        Map<String, Object> row = dc.db().jdbi().withHandle(h -> h.createQuery("SELECT * FROM hosts WHERE id = :id")
+                .bind("id", hostId).mapToMap().one());
+        Map<String, Object> upper = new HashMap<>();
+        row.forEach((k, v) -> upper.put(k.toUpperCase(java.util.Locale.ROOT), v));
+        return upper;
+    }
+
+    @Test
+    @Order(4)
     void antiAffinitySpreadsAGroupAndRefusesWhenNoHostIsLeft() {
         TestApi t = dc.tenant("spread", 8, 4096, 40, 10);
         Set<String> placed = new java.util.HashSet<>();
@@ -142,7 +287,7 @@ class MultiHostTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void aRealGuestRunsOnARemoteHostAndSurvivesItsAgentRestarting() {
         TestApi t = dc.tenant("remote", 4, 2048, 20, 4);
         Response created = t.post("/v1/vms", InProcessEnclave.vm("far", 1, 192, 2, GuestImages.defaultImageName(), true));
@@ -176,7 +321,7 @@ class MultiHostTest {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void aSilentHostIsDeclaredDownAndComesBackUp() {
         host2.killAgent();
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
@@ -194,13 +339,20 @@ class MultiHostTest {
         }
         host2.startAgent();
         assertThat(dc.admin.get("/v1/hosts/" + host2.id()).get("status").asText()).isEqualTo("up");
+        // On a busy machine the agent may come back only after the host was fenced (dead + fence wait): it then
+        // takes VMs again once the controller has swept it, which the next test needs.
+        long unfenced = System.nanoTime() + Duration.ofSeconds(40).toNanos();
+        while (dc.admin.get("/v1/hosts/" + host2.id()).get("fenced").asBoolean() && System.nanoTime() < unfenced) {
+            InProcessEnclave.sleep(500);
+        }
+        assertThat(dc.admin.get("/v1/hosts/" + host2.id()).get("fenced").asBoolean()).as("host 2 released after its return").isFalse();
         for (JsonNode vm : t.get("/v1/vms").get("items")) {
             awaitOperation(t, t.delete("/v1/vms/" + vm.get("id").asText()).get("id").asText(), Duration.ofSeconds(60));
         }
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void aTenantNetworkSpansHostsAndTheOutsideReachesAVmOnAnyHostThroughItsFirewall() throws Exception {
         assertThat(dc.admin.put("/v1/public-network", Map.of("cidr", "198.51.100.0/24", "gateway", "198.51.100.1")).status())
                 .isEqualTo(200);

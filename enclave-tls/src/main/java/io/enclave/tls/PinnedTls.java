@@ -32,6 +32,30 @@ public final class PinnedTls {
     }
 
     /**
+     * A client that accepts only a server whose certificate has the SHA-256 fingerprint {@code sha256Hex} (hex, as
+     * {@link TlsIdentity#fingerprint()} prints it; colons and case ignored): the first contact, when an operator has
+     * copied the fingerprint from the server but the client does not hold the certificate yet.
+     */
+    public static SSLContext clientPinnedByFingerprint(TlsIdentity own, String sha256Hex) {
+        String fingerprint = normalizeFingerprint(sha256Hex);
+        try {
+            SSLContext context = SSLContext.getInstance("TLSv1.3");
+            KeyManager[] keys = own == null ? new KeyManager[0] : new KeyManager[] {new SingleKey(own)};
+            context.init(keys, new TrustManager[] {new Pinned(List.of(), fingerprint)}, null);
+            return context;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("cannot set up TLS: " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code sha256Hex} as 64 lower-case hex digits; IllegalArgumentException when it is not a SHA-256 fingerprint. */
+    public static String normalizeFingerprint(String sha256Hex) {
+        String f = sha256Hex == null ? "" : sha256Hex.replace(":", "").strip().toLowerCase(java.util.Locale.ROOT);
+        if (!f.matches("[0-9a-f]{64}")) throw new IllegalArgumentException("not a SHA-256 fingerprint (64 hex digits): " + sha256Hex);
+        return f;
+    }
+
+    /**
      * A server presenting {@code own}. With {@code clients} non-empty the server must also be set to require a
      * client certificate (SSLParameters/SSLEngine needClientAuth), and only those certificates are accepted.
      */
@@ -43,7 +67,7 @@ public final class PinnedTls {
         try {
             SSLContext context = SSLContext.getInstance("TLSv1.3");
             KeyManager[] keys = own == null ? new KeyManager[0] : new KeyManager[] {new SingleKey(own)};
-            context.init(keys, new TrustManager[] {new Pinned(trusted)}, null);
+            context.init(keys, new TrustManager[] {new Pinned(trusted, null)}, null);
             return context;
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("cannot set up TLS: " + e.getMessage(), e);
@@ -79,17 +103,27 @@ public final class PinnedTls {
         @Override public PrivateKey getPrivateKey(String alias) { return identity.privateKey(); }
     }
 
-    /** Accepts a peer whose leaf certificate is one of the pinned ones and is within its validity. */
+    /**
+     * Accepts a peer whose leaf certificate is one of the pinned ones (or has the pinned SHA-256 fingerprint) and
+     * is within its validity.
+     */
     private static final class Pinned extends X509ExtendedTrustManager {
         private final List<X509Certificate> pinned;
+        private final String fingerprint;
 
-        Pinned(List<X509Certificate> pinned) {
+        Pinned(List<X509Certificate> pinned, String fingerprint) {
             this.pinned = pinned;
+            this.fingerprint = fingerprint;
         }
 
         private void check(X509Certificate[] chain) throws CertificateException {
             if (chain == null || chain.length == 0) throw new CertificateException("the peer presented no certificate");
             X509Certificate leaf = chain[0];
+            if (fingerprint != null && java.security.MessageDigest.isEqual(fingerprint.getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+                    Pem.fingerprint(leaf).getBytes(java.nio.charset.StandardCharsets.US_ASCII))) {
+                leaf.checkValidity();
+                return;
+            }
             for (X509Certificate candidate : pinned) {
                 if (Arrays.equals(candidate.getEncoded(), leaf.getEncoded())) {
                     leaf.checkValidity();

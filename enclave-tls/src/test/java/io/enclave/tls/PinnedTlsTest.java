@@ -72,6 +72,17 @@ class PinnedTlsTest {
     }
 
     @Test
+    void aFingerprintPinAcceptsExactlyThatServer() throws Exception {
+        SSLContext server = PinnedTls.server(SERVER, List.of());
+        assertThat(exchange(server, false, PinnedTls.clientPinnedByFingerprint(null, SERVER.fingerprint()))).isEqualTo(42);
+        String withColons = SERVER.fingerprint().toUpperCase().replaceAll("(..)(?!$)", "$1:");
+        assertThat(exchange(server, false, PinnedTls.clientPinnedByFingerprint(null, withColons))).isEqualTo(42);
+        assertThatThrownBy(() -> exchange(server, false, PinnedTls.clientPinnedByFingerprint(null, STRANGER.fingerprint())))
+                .isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> PinnedTls.clientPinnedByFingerprint(null, "abc")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void identityIsWrittenOwnerOnlyAndReadBackTheSame(@TempDir Path dir) throws Exception {
         TlsIdentity first = TlsIdentity.loadOrCreate(dir, "agent", "host1", List.of("10.0.0.1"));
         TlsIdentity again = TlsIdentity.loadOrCreate(dir, "agent", "host1", List.of("10.0.0.1"));

@@ -10,9 +10,17 @@ import io.enclave.controller.service.StorageService;
 import io.enclave.controller.service.TenantService;
 import io.enclave.controller.service.VmService;
 import io.enclave.controller.service.VolumeService;
+import io.enclave.tls.PinnedTls;
+import io.enclave.tls.TlsIdentity;
 import io.javalin.Javalin;
 import java.util.ArrayList;
 import java.util.List;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 
 /**
  * The public REST API under /v1. It only parses, authenticates and validates requests and hands them to
@@ -52,12 +60,34 @@ public final class ApiServer implements AutoCloseable {
         return routes;
     }
 
-    /** Starts listening; returns the port (useful with port 0). */
+    /** Starts listening over plain HTTP; returns the port (useful with port 0). */
     public int start(String host, int port) {
+        return start(host, port, null);
+    }
+
+    /**
+     * Starts listening, over HTTPS only (TLS 1.3, presenting {@code tls}; clients are not asked for a
+     * certificate) when {@code tls} is given; returns the port (useful with port 0).
+     */
+    public int start(String host, int port, TlsIdentity tls) {
         app = Javalin.create(config -> {
             config.showJavalinBanner = false;
             config.useVirtualThreads = true;
             config.http.maxRequestSize = 1024 * 1024;
+            if (tls != null) {
+                SslContextFactory.Server ssl = new SslContextFactory.Server();
+                ssl.setSslContext(PinnedTls.server(tls, List.of()));
+                // The only connector: Javalin adds its plain HTTP one only when none is configured.
+                config.jetty.addConnector((server, httpConfig) -> {
+                    HttpConfiguration https = new HttpConfiguration(httpConfig);
+                    https.addCustomizer(new SecureRequestCustomizer(false));
+                    ServerConnector connector = new ServerConnector(server, new SslConnectionFactory(ssl, "http/1.1"),
+                            new HttpConnectionFactory(https));
+                    connector.setHost(host);
+                    connector.setPort(port);
+                    return connector;
+                });
+            }
         });
         for (Route route : routes) {
             app.addHttpHandler(route.method(), route.path(), ctx -> {
@@ -79,7 +109,8 @@ public final class ApiServer implements AutoCloseable {
                 ErrorResponses.handle(new io.javalin.http.NotFoundResponse(), ctx);
             }
         });
-        app.start(host, port);
+        if (tls != null) app.start();
+        else app.start(host, port);
         return app.port();
     }
 

@@ -9,6 +9,7 @@ import static io.javalin.http.HandlerType.POST;
 import io.enclave.controller.api.Requests.Heartbeat;
 import io.enclave.controller.api.Requests.JoinHost;
 import io.enclave.controller.api.Views.HostView;
+import io.enclave.controller.api.Views.JoinedHost;
 import io.enclave.controller.api.Requests.MigrateVm;
 import io.enclave.controller.api.Views.OperationView;
 import io.enclave.controller.hosts.HostService;
@@ -36,8 +37,10 @@ final class HostEndpoints {
                 new Route(GET, "/v1/hosts/{hostId}", ADMIN, (ctx, caller) ->
                         Http.json(ctx, 200, HostView.of(hosts.get(ctx.pathParam("hostId"))))),
                 // The agent authenticates with the cluster's join token (not an API token): checked in the service.
-                new Route(POST, "/v1/hosts/join", PUBLIC, (ctx, caller) ->
-                        Http.json(ctx, 200, HostView.of(hosts.join(ctx.header("Authorization"), Http.body(ctx, JoinHost.class))))),
+                new Route(POST, "/v1/hosts/join", PUBLIC, (ctx, caller) -> {
+                    HostService.Joined joined = hosts.join(ctx.header("Authorization"), Http.body(ctx, JoinHost.class));
+                    Http.json(ctx, 200, new JoinedHost(HostView.of(joined.host()), joined.controllerCertificate()));
+                }),
                 new Route(POST, "/v1/hosts/{hostId}/heartbeat", PUBLIC, (ctx, caller) -> {
                     Heartbeat hb = Http.body(ctx, Heartbeat.class);
                     Validator v = new Validator();

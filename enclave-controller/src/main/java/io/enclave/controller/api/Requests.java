@@ -23,7 +23,8 @@ public final class Requests {
     public record BootVolume(String pool, Integer copies) {}
 
     public record JoinHost(String hostId, String name, Integer cpus, Long memoryMib, String accelerator, String agentUrl,
-            String agentSecret, String underlayAddress, String sharedStorage, String sharedStoragePath) {}
+            String agentCertificate, String agentSecret, String underlayAddress, String sharedStorage,
+            String sharedStoragePath) {}
 
     public record Heartbeat(Integer cpus, Long memoryMib) {}
 

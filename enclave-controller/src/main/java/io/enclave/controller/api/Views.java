@@ -128,6 +128,9 @@ public final class Views {
         }
     }
 
+    /** The answer to an agent's join: its host, and the certificate the controller presents when calling it. */
+    public record JoinedHost(HostView host, String controllerCertificate) {}
+
     public record ExecView(int exitCode, String stdout, String stderr, boolean timedOut) {
         static ExecView of(ExecResult r) {
             return new ExecView(r.exitCode(), r.stdout(), r.stderr(), r.timedOut());

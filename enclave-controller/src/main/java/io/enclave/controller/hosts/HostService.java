@@ -8,12 +8,18 @@ import io.enclave.core.error.EnclaveException;
 import io.enclave.core.host.HostInfo;
 import io.enclave.core.network.Ipv4;
 import io.enclave.core.validation.Validator;
+import io.enclave.tls.Pem;
+import io.enclave.tls.TlsIdentity;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
+import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
@@ -22,8 +28,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Hosts joining, reporting by heartbeat, and being declared dead. A host's identity is its id plus the
- * secret it chose when it first joined: the same id with another secret is a second machine claiming
- * an identity that is taken, and is refused.
+ * secret it chose when it first joined and the TLS certificate it serves its RPC with: the same id with
+ * another secret or another certificate is a second machine claiming an identity that is taken, and is
+ * refused. The controller keeps only a SHA-256 of the secret (it checks heartbeats with it) and calls the
+ * agent over mutual TLS: it pins the agent's certificate and presents its own, which the join answer hands
+ * to the agent.
  */
 public final class HostService {
     private static final Logger log = LoggerFactory.getLogger(HostService.class);
@@ -37,9 +46,14 @@ public final class HostService {
     private final byte[] joinToken;
     private final Duration deadAfter;
     private final Consumer<String> onHostDead;
+    private final TlsIdentity identity;
+
+    /** A host that joined, and the certificate the controller presents when it calls the host's agent. */
+    public record Joined(HostRow host, String controllerCertificate) {}
 
     public HostService(Store store, HostRegistry registry, Clock clock, String joinToken, Duration deadAfter,
-            Consumer<String> onHostDead) {
+            Consumer<String> onHostDead, TlsIdentity identity) {
+        this.identity = identity;
         this.store = store;
         this.registry = registry;
         this.clock = clock;
@@ -50,21 +64,28 @@ public final class HostService {
     }
 
     /** Records (or re-records) a host whose agent presented the cluster's join token, and connects to it. */
-    public HostRow join(String authorization, JoinHost req) {
+    public Joined join(String authorization, JoinHost req) {
         if (joinToken == null) throw new EnclaveException.Forbidden("this controller accepts no remote hosts (no join token set)");
         if (!MessageDigest.isEqual(bearer(authorization), joinToken)) {
             throw new EnclaveException.Unauthorized("a valid join token is required to add a host");
         }
-        validate(req);
+        X509Certificate certificate = validate(req);
+        String secretHash = sha256Hex(req.agentSecret().getBytes(StandardCharsets.UTF_8));
+        String certificatePem = Pem.of(certificate);
         Instant now = clock.instant();
         HostRow row = store.jdbi().inTransaction(h -> {
             var existing = store.hosts().lock(h, req.hostId());
             if (existing.isPresent()) {
                 HostRow e = existing.get();
-                if (e.agentSecret() == null || !MessageDigest.isEqual(e.agentSecret().getBytes(StandardCharsets.UTF_8),
-                        req.agentSecret().getBytes(StandardCharsets.UTF_8))) {
+                if (e.agentSecretSha256() == null || !MessageDigest.isEqual(
+                        e.agentSecretSha256().getBytes(StandardCharsets.US_ASCII), secretHash.getBytes(StandardCharsets.US_ASCII))) {
                     throw new EnclaveException.Conflict("host id " + req.hostId() + " is already registered by another"
                             + " agent; a host joins with a new id or with the secret it first joined with");
+                }
+                // A row without a certificate is a host recorded before agents served TLS: its first TLS join pins it.
+                if (e.agentCertificate() != null && !sameCertificate(e.agentCertificate(), certificate)) {
+                    throw new EnclaveException.Conflict("host id " + req.hostId() + " is already registered with another"
+                            + " TLS certificate; a host keeps the certificate it first joined with (or joins with a new id)");
                 }
             }
             boolean underlayTaken = store.hosts().list(h).stream().anyMatch(o -> !o.id().equals(req.hostId())
@@ -73,23 +94,25 @@ public final class HostService {
                 throw new EnclaveException.Conflict("underlay address " + req.underlayAddress() + " is already used by another host");
             }
             HostRow r = new HostRow(new HostInfo(req.hostId(), req.name(), req.cpus(), req.memoryMib(), req.accelerator()),
-                    "up", now, req.agentUrl(), req.agentSecret(), req.underlayAddress(), req.sharedStorage(),
+                    "up", now, req.agentUrl(), certificatePem, secretHash, req.underlayAddress(), req.sharedStorage(),
                     req.sharedStoragePath(), existing.map(HostRow::maintenance).orElse("none"),
                     existing.map(HostRow::fenced).orElse(false));
             store.hosts().upsert(h, r, now);
             return r;
         });
-        registry.register(RemoteHostAgent.connect(row.info(), row.agentUrl(), row.agentSecret()));
-        log.info("host {} ({}) joined from {} (underlay {}, shared storage {}){}", row.id(), row.info().name(),
-                row.agentUrl(), row.underlayAddress(), row.sharedStorage(), row.fenced() ? "; fenced until released" : "");
-        return row;
+        registry.register(RemoteHostAgent.connect(row.info(), row.agentUrl(), certificate, identity));
+        log.info("host {} ({}) joined from {} (certificate sha256 {}, underlay {}, shared storage {}){}", row.id(),
+                row.info().name(), row.agentUrl(), Pem.fingerprint(certificate), row.underlayAddress(), row.sharedStorage(),
+                row.fenced() ? "; fenced until released" : "");
+        return new Joined(row, identity.certificatePem());
     }
 
     public void heartbeat(String hostId, String authorization, int cpus, long memoryMib) {
         HostRow row = store.jdbi().withHandle(h -> store.hosts().find(h, hostId))
                 .orElseThrow(() -> new EnclaveException.NotFound("host", hostId));
-        if (row.agentSecret() == null
-                || !MessageDigest.isEqual(bearer(authorization), row.agentSecret().getBytes(StandardCharsets.UTF_8))) {
+        byte[] presented = sha256Hex(bearer(authorization)).getBytes(StandardCharsets.US_ASCII);
+        if (row.agentSecretSha256() == null
+                || !MessageDigest.isEqual(presented, row.agentSecretSha256().getBytes(StandardCharsets.US_ASCII))) {
             throw new EnclaveException.Unauthorized("the host's secret is required for its heartbeat");
         }
         store.jdbi().useTransaction(h -> store.hosts().heartbeat(h, hostId,
@@ -100,7 +123,14 @@ public final class HostService {
     /** Reconnects to every remote host recorded (after a controller restart). */
     public void reconnectAll() {
         for (HostRow row : list()) {
-            if (row.agentUrl() != null) registry.register(RemoteHostAgent.connect(row.info(), row.agentUrl(), row.agentSecret()));
+            if (row.agentUrl() == null) continue;
+            if (row.agentCertificate() == null) {
+                log.warn("host {}: no TLS certificate on record (joined before agents served TLS); not called until its"
+                        + " agent joins again", row.id());
+                continue;
+            }
+            registry.register(RemoteHostAgent.connect(row.info(), row.agentUrl(), Pem.certificate(row.agentCertificate()),
+                    identity));
         }
     }
 
@@ -127,8 +157,20 @@ public final class HostService {
                 .orElseThrow(() -> new EnclaveException.NotFound("host", hostId));
     }
 
-    private static void validate(JoinHost req) {
+    /** Checks the request; returns the agent's certificate. */
+    private static X509Certificate validate(JoinHost req) {
         Validator v = new Validator();
+        X509Certificate certificate = null;
+        if (v.present(req.agentCertificate(), "agentCertificate")) {
+            try {
+                certificate = Pem.certificate(req.agentCertificate());
+                certificate.checkValidity();
+            } catch (IllegalArgumentException e) {
+                v.require(false, "agentCertificate", "must be an X.509 certificate in PEM (" + e.getMessage() + ")");
+            } catch (GeneralSecurityException e) {
+                v.require(false, "agentCertificate", "is expired or not yet valid");
+            }
+        }
         if (v.present(req.hostId(), "hostId")) {
             v.require(HOST_ID.matcher(req.hostId()).matches(), "hostId", "must look like host-<4 to 40 lowercase letters or digits>");
         }
@@ -140,7 +182,7 @@ public final class HostService {
             v.require(req.agentSecret().length() >= 32 && req.agentSecret().length() <= 128, "agentSecret",
                     "must be 32 to 128 characters");
         }
-        if (v.present(req.agentUrl(), "agentUrl")) v.require(httpUrl(req.agentUrl()), "agentUrl", "must be an http:// URL with a port");
+        if (v.present(req.agentUrl(), "agentUrl")) v.require(httpsUrl(req.agentUrl()), "agentUrl", "must be an https:// URL with a port");
         if (v.present(req.underlayAddress(), "underlayAddress")) {
             v.require(Ipv4.isValid(req.underlayAddress()), "underlayAddress", "must be an IPv4 address");
         }
@@ -150,12 +192,29 @@ public final class HostService {
                     "must be an absolute path when sharedStorage is set");
         }
         v.throwIfInvalid();
+        return certificate;
     }
 
-    private static boolean httpUrl(String url) {
+    private static boolean sameCertificate(String pem, X509Certificate certificate) {
+        try {
+            return Arrays.equals(Pem.certificate(pem).getEncoded(), certificate.getEncoded());
+        } catch (GeneralSecurityException | IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    static String sha256Hex(byte[] secret) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(secret));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("no SHA-256", e);
+        }
+    }
+
+    private static boolean httpsUrl(String url) {
         try {
             URI u = URI.create(url);
-            return "http".equals(u.getScheme()) && u.getHost() != null && u.getPort() > 0;
+            return "https".equals(u.getScheme()) && u.getHost() != null && u.getPort() > 0;
         } catch (IllegalArgumentException e) {
             return false;
         }

@@ -3,6 +3,8 @@ package io.enclave.controller.hosts;
 import io.enclave.core.error.EnclaveException;
 import io.enclave.core.host.HostAgent;
 import io.enclave.core.host.HostInfo;
+import io.enclave.tls.PinnedTls;
+import io.enclave.tls.TlsIdentity;
 import java.io.IOException;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Method;
@@ -12,11 +14,14 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 
 /**
- * A {@link HostAgent} on another machine, reached over HTTP (see {@link AgentWire}). {@code info()} answers
- * from what the agent reported when it joined; every other call goes to the agent.
+ * A {@link HostAgent} on another machine, reached over HTTPS with mutual TLS (see {@link AgentWire}): the
+ * controller accepts only the certificate the agent joined with and presents its own, the only client
+ * certificate the agent accepts. {@code info()} answers from what the agent reported when it joined; every
+ * other call goes to the agent.
  */
 public final class RemoteHostAgent implements InvocationHandler {
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
@@ -31,19 +36,24 @@ public final class RemoteHostAgent implements InvocationHandler {
 
     private final HostInfo info;
     private final URI base;
-    private final String secret;
     private final HttpClient http;
 
-    private RemoteHostAgent(HostInfo info, URI base, String secret) {
+    private RemoteHostAgent(HostInfo info, URI base, X509Certificate agentCertificate, TlsIdentity controller) {
         this.info = info;
         this.base = base;
-        this.secret = secret;
-        this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).version(HttpClient.Version.HTTP_1_1).build();
+        this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).version(HttpClient.Version.HTTP_1_1)
+                .sslContext(PinnedTls.client(controller, agentCertificate)).build();
     }
 
-    public static HostAgent connect(HostInfo info, String agentUrl, String secret) {
+    /**
+     * @param agentUrl         the agent's https:// address
+     * @param agentCertificate the only certificate accepted from the agent
+     * @param controller       the controller's identity, presented to the agent as client certificate
+     */
+    public static HostAgent connect(HostInfo info, String agentUrl, X509Certificate agentCertificate, TlsIdentity controller) {
         return (HostAgent) Proxy.newProxyInstance(HostAgent.class.getClassLoader(), new Class<?>[] {HostAgent.class},
-                new RemoteHostAgent(info, URI.create(agentUrl.endsWith("/") ? agentUrl : agentUrl + "/"), secret));
+                new RemoteHostAgent(info, URI.create(agentUrl.endsWith("/") ? agentUrl : agentUrl + "/"), agentCertificate,
+                        controller));
     }
 
     @Override
@@ -65,7 +75,6 @@ public final class RemoteHostAgent implements InvocationHandler {
     private Object call(Method method, Object[] args) {
         HttpRequest request = HttpRequest.newBuilder(base.resolve(AgentWire.CALL_PATH.substring(1) + method.getName()))
                 .timeout(timeout(method, args))
-                .header("Authorization", "Bearer " + secret)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(AgentWire.encodeArgs(args)))
                 .build();
@@ -74,6 +83,9 @@ public final class RemoteHostAgent implements InvocationHandler {
             response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (HttpTimeoutException e) {
             throw new EnclaveException.Unavailable("host " + info.id() + " did not answer " + method.getName() + " in time");
+        } catch (javax.net.ssl.SSLException e) {
+            throw new EnclaveException.Unavailable("host " + info.id() + " at " + base + ": TLS refused (certificates do"
+                    + " not match what either side pinned): " + e.getMessage());
         } catch (IOException e) {
             throw new EnclaveException.Unavailable("host " + info.id() + " unreachable at " + base + ": " + e);
         } catch (InterruptedException e) {
@@ -81,9 +93,6 @@ public final class RemoteHostAgent implements InvocationHandler {
             throw new EnclaveException.Unavailable("interrupted while calling host " + info.id());
         }
         if (response.statusCode() == 200) return AgentWire.decodeResult(method, response.body());
-        if (response.statusCode() == 401) {
-            throw new EnclaveException.Unavailable("host " + info.id() + " refused the controller's credential");
-        }
         throw AgentWire.decodeError(info.id(), method.getName(), response.body());
     }
 }

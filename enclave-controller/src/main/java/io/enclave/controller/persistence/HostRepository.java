@@ -11,14 +11,17 @@ public final class HostRepository {
 
     /**
      * A host as the controller knows it. {@code status}: up or down (heartbeat). {@code maintenance}: none,
-     * draining or on. {@code fenced}: declared dead and its HA VMs restarted elsewhere. {@code agentUrl} and
-     * {@code agentSecret} are null for the agent inside the controller's own process.
+     * draining or on. {@code fenced}: declared dead and its HA VMs restarted elsewhere. {@code agentUrl} (https),
+     * {@code agentCertificate} (PEM: the only certificate the controller accepts from the agent) and
+     * {@code agentSecretSha256} (hex SHA-256 of the secret the agent's heartbeats present; the secret itself is
+     * never stored) are null for the agent inside the controller's own process.
      */
-    public record HostRow(HostInfo info, String status, Instant heartbeatAt, String agentUrl, String agentSecret,
-            String underlayAddress, String sharedStorage, String sharedStoragePath, String maintenance, boolean fenced) {
+    public record HostRow(HostInfo info, String status, Instant heartbeatAt, String agentUrl, String agentCertificate,
+            String agentSecretSha256, String underlayAddress, String sharedStorage, String sharedStoragePath,
+            String maintenance, boolean fenced) {
 
         public HostRow(HostInfo info, String status, Instant heartbeatAt) {
-            this(info, status, heartbeatAt, null, null, null, null, null, "none", false);
+            this(info, status, heartbeatAt, null, null, null, null, null, null, "none", false);
         }
 
         public String id() {
@@ -35,13 +38,14 @@ public final class HostRepository {
             new HostInfo(rs.getString("id"), rs.getString("name"), rs.getInt("cpus"), rs.getLong("memory_mib"),
                     rs.getString("accelerator")),
             rs.getString("status"), Rows.instant(rs, "heartbeat_at"), rs.getString("agent_url"),
-            rs.getString("agent_secret"), rs.getString("underlay_address"), rs.getString("shared_storage"),
+            rs.getString("agent_certificate"), rs.getString("agent_secret_sha256"), rs.getString("underlay_address"), rs.getString("shared_storage"),
             rs.getString("shared_storage_path"), rs.getString("maintenance"), rs.getBoolean("fenced"));
 
     /** Records a heartbeat of the in-process host (no remote agent). */
     public void upsert(Handle h, HostInfo info, String status, Instant now) {
         Optional<HostRow> existing = find(h, info.id());
-        upsert(h, existing.map(e -> new HostRow(info, status, now, e.agentUrl(), e.agentSecret(), e.underlayAddress(),
+        upsert(h, existing.map(e -> new HostRow(info, status, now, e.agentUrl(), e.agentCertificate(), e.agentSecretSha256(),
+                e.underlayAddress(),
                 e.sharedStorage(), e.sharedStoragePath(), e.maintenance(), e.fenced()))
                 .orElse(new HostRow(info, status, now)), now);
     }
@@ -51,15 +55,16 @@ public final class HostRepository {
         HostInfo info = row.info();
         int updated = h.createUpdate("""
                 UPDATE hosts SET name = :name, cpus = :cpus, memory_mib = :mem, accelerator = :accel,
-                status = :status, heartbeat_at = :now, agent_url = :url, agent_secret = :secret,
+                status = :status, heartbeat_at = :now, agent_url = :url, agent_certificate = :cert,
+                agent_secret_sha256 = :secretSha256,
                 underlay_address = :underlay, shared_storage = :shared, shared_storage_path = :sharedPath,
                 maintenance = :maintenance, fenced = :fenced WHERE id = :id""")
                 .bindMap(binds(row, now)).execute();
         if (updated == 0) {
             h.createUpdate("""
                     INSERT INTO hosts (id, name, cpus, memory_mib, accelerator, status, heartbeat_at, agent_url,
-                      agent_secret, underlay_address, shared_storage, shared_storage_path, maintenance, fenced, joined_at)
-                    VALUES (:id, :name, :cpus, :mem, :accel, :status, :now, :url, :secret, :underlay, :shared,
+                      agent_certificate, agent_secret_sha256, underlay_address, shared_storage, shared_storage_path, maintenance, fenced, joined_at)
+                    VALUES (:id, :name, :cpus, :mem, :accel, :status, :now, :url, :cert, :secretSha256, :underlay, :shared,
                       :sharedPath, :maintenance, :fenced, :now)""")
                     .bindMap(binds(row, now)).execute();
             h.createUpdate("INSERT INTO host_allocations (host_id, vcpus, memory_mib) VALUES (:id, 0, 0)")
@@ -77,7 +82,8 @@ public final class HostRepository {
         m.put("status", row.status());
         m.put("now", Rows.ts(now));
         m.put("url", row.agentUrl());
-        m.put("secret", row.agentSecret());
+        m.put("cert", row.agentCertificate());
+        m.put("secretSha256", row.agentSecretSha256());
         m.put("underlay", row.underlayAddress());
         m.put("shared", row.sharedStorage());
         m.put("sharedPath", row.sharedStoragePath());

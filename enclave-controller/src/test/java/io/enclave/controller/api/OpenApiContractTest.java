@@ -64,6 +64,8 @@ class OpenApiContractTest {
                 Map.entry("IssuedToken", TenantService.IssuedToken.class),
                 Map.entry("Image", Views.ImageView.class),
                 Map.entry("Host", Views.HostView.class),
+                Map.entry("JoinHost", Requests.JoinHost.class),
+                Map.entry("JoinedHost", Views.JoinedHost.class),
                 Map.entry("ExecResult", Views.ExecView.class),
                 Map.entry("Whoami", Views.Whoami.class),
                 Map.entry("SetPublicNetwork", Requests.SetPublicNetwork.class),

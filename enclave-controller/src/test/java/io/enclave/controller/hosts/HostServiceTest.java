@@ -43,12 +43,13 @@ class HostServiceTest {
             store.jdbi().useTransaction(h -> {
                 for (String id : List.of("host-quiet", "host-back")) {
                     store.hosts().upsert(h, new HostRow(new HostInfo(id, id, 4, 8192, "tcg"), "up", start.minusSeconds(300),
-                            "http://192.0.2.1:8471", "s".repeat(40), null, null, null, "none", false), start.minusSeconds(300));
+                            "https://192.0.2.1:8471", null, "0".repeat(64), null, null, null, "none", false), start.minusSeconds(300));
                 }
             });
             ManualClock clock = new ManualClock(start);
             List<String> dead = new ArrayList<>();
-            HostService hosts = new HostService(store, new HostRegistry(), clock, "join-token-0123456789abcdef", DEAD_AFTER, dead::add);
+            HostService hosts = new HostService(store, new HostRegistry(), clock, "join-token-0123456789abcdef", DEAD_AFTER, dead::add,
+                    io.enclave.tls.TlsIdentity.generate("controller", List.of(), Duration.ofDays(1)));
 
             clock.now = start.plusSeconds(1);
             hosts.checkHeartbeats();

@@ -10,9 +10,11 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,9 +26,9 @@ public final class ControllerLink implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ControllerLink.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** What the agent tells the controller about itself when it joins. */
-    public record Identity(HostInfo info, String agentUrl, String secret, String underlayAddress, String sharedStorage,
-            String sharedStoragePath) {}
+    /** What the agent tells the controller about itself when it joins (certificate: PEM its RPC serves with). */
+    public record Identity(HostInfo info, String agentUrl, String certificate, String secret, String underlayAddress,
+            String sharedStorage, String sharedStoragePath) {}
 
     /** The controller refused the host for good (bad token, identity taken, invalid field). */
     public static final class JoinRefused extends RuntimeException {
@@ -39,7 +41,7 @@ public final class ControllerLink implements AutoCloseable {
     private final String joinToken;
     private final Identity identity;
     private final Duration interval;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    private final HttpClient http;
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "controller-link");
         t.setDaemon(true);
@@ -48,6 +50,7 @@ public final class ControllerLink implements AutoCloseable {
 
     private final Duration selfFenceAfter;
     private final Runnable selfFence;
+    private final Consumer<String> controllerCertificate;
     private volatile long lastAcknowledged = System.nanoTime();
     private volatile boolean fenced;
     private volatile boolean controllerRefuses;
@@ -57,9 +60,16 @@ public final class ControllerLink implements AutoCloseable {
      * @param selfFenceAfter when the controller has not acknowledged a heartbeat for this long, {@code selfFence}
      *                       runs (once per outage): the controller will declare the host dead and restart its
      *                       highly-available VMs elsewhere, so this host must stop them first. Null: never.
+     * @param controllerCertificate gets the controller's certificate (PEM) from every successful join, before
+     *                       the join counts as done: the only client certificate the agent's RPC accepts
+     * @param tls            for an https:// controller: trusts exactly the controller's certificate (null: http)
      */
     public ControllerLink(String controllerUrl, String joinToken, Identity identity, Duration interval,
-            Duration selfFenceAfter, Runnable selfFence) {
+            Duration selfFenceAfter, Runnable selfFence, Consumer<String> controllerCertificate, SSLContext tls) {
+        this.controllerCertificate = controllerCertificate;
+        HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3));
+        if (tls != null) builder.sslContext(tls);
+        this.http = builder.build();
         this.controller = URI.create(controllerUrl.endsWith("/") ? controllerUrl : controllerUrl + "/");
         this.joinToken = joinToken;
         this.identity = identity;
@@ -93,12 +103,23 @@ public final class ControllerLink implements AutoCloseable {
         body.put("memoryMib", identity.info().memoryMib());
         body.put("accelerator", identity.info().accelerator());
         body.put("agentUrl", identity.agentUrl());
+        body.put("agentCertificate", identity.certificate());
         body.put("agentSecret", identity.secret());
         body.put("underlayAddress", identity.underlayAddress());
         body.put("sharedStorage", identity.sharedStorage());
         body.put("sharedStoragePath", identity.sharedStoragePath());
-        HttpResponse<String> r = post("hosts/join", joinToken, body);
+        HttpResponse<String> r;
+        try {
+            r = post("hosts/join", joinToken, body);
+        } catch (javax.net.ssl.SSLException e) {
+            // Not a controller that is down: one whose certificate is not the pinned one (or that speaks no TLS).
+            throw new JoinRefused("TLS with controller " + controller + " refused, nothing sent (is --controller-fingerprint"
+                    + " the fingerprint enclave-server --tls printed?): " + e.getMessage());
+        }
         if (r.statusCode() == 200) {
+            String certificate = JSON.readTree(r.body()).path("controllerCertificate").asText("");
+            if (certificate.isBlank()) throw new JoinRefused("controller " + controller + " sent no controllerCertificate");
+            controllerCertificate.accept(certificate);
             log.info("host {} joined controller {}", identity.info().id(), controller);
             return;
         }

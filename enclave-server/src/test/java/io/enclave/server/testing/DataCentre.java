@@ -6,6 +6,8 @@ import io.enclave.agent.image.ImageLibrary;
 import io.enclave.controller.Controller;
 import io.enclave.controller.persistence.Database;
 import io.enclave.server.agent.AgentMain;
+import io.enclave.tls.PinnedTls;
+import io.enclave.tls.TlsIdentity;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,7 +18,8 @@ import java.util.List;
 /**
  * Several hosts on this machine: each host is a network namespace with its own address on a
  * "data-centre" bridge, its own data directory and its own enclave-agent process; the controller runs in
- * the test's JVM and reaches the agents over that underlay. Every name starts with {@code em} and the underlay
+ * the test's JVM and reaches the agents over that underlay. The controller's API is HTTPS ({@code --tls}); the
+ * agents pin its fingerprint, as an operator would. Every name starts with {@code em} and the underlay
  * is 10.97.0.0/24, unless the environment variable {@code ENCLAVE_TEST_DC} says {@code PREFIX:OCTET} (for
  * example {@code fm:98}), so that two checkouts can run their multi-host tests at the same time.
  */
@@ -33,6 +36,11 @@ public final class DataCentre implements AutoCloseable {
         return value == null || value.isBlank() ? fallback : value.split(":")[part];
     }
 
+    /** The controller's TLS identity (kept in the data-centre directory, as enclave-server keeps it in its data dir). */
+    public TlsIdentity controllerIdentity() {
+        return TlsIdentity.loadOrCreate(dir, "controller-tls", "enclave-controller", List.of(CONTROLLER_ADDRESS));
+    }
+
     /** An address on the underlay that no host uses. */
     public static String unusedUnderlayAddress() {
         return SUBNET + "99";
@@ -42,6 +50,7 @@ public final class DataCentre implements AutoCloseable {
     public final Path dir;
     public final Path images;
     private volatile Controller controller;
+    private volatile Database db;
     public final TestApi admin;
     private final List<Host> hosts = new ArrayList<>();
 
@@ -71,7 +80,8 @@ public final class DataCentre implements AutoCloseable {
             List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + netns,
                     ProcessHandle.current().info().command().orElse("java"), "-cp", System.getProperty("java.class.path"),
                     AgentMain.class.getName(), "--data-dir", dataDir.toString(), "--images-dir", images.toString(),
-                    "--controller", "http://" + CONTROLLER_ADDRESS + ":" + controller.port() + "/v1",
+                    "--controller", "https://" + CONTROLLER_ADDRESS + ":" + controller.port() + "/v1",
+                    "--controller-fingerprint", controller.tlsIdentity().fingerprint(),
                     "--join-token", JOIN_TOKEN, "--listen", address, "--port", "8471", "--name", "host" + index,
                     "--net-prefix", netPrefix, "--accel", "tcg", "--heartbeat-seconds", "1", "--self-fence-seconds", "3"));
             if (sharedStorage != null) cmd.add("--shared-storage=dc-shared=" + sharedStorage);
@@ -154,10 +164,11 @@ public final class DataCentre implements AutoCloseable {
         }
     }
 
-    private DataCentre(Path dir, Path images, Controller controller, TestApi admin) {
+    private DataCentre(Path dir, Path images, Controller controller, Database db, TestApi admin) {
         this.dir = dir;
         this.images = images;
         this.controller = controller;
+        this.db = db;
         this.admin = admin;
     }
 
@@ -179,25 +190,33 @@ public final class DataCentre implements AutoCloseable {
             check(run, "ip", "addr", "add", CONTROLLER_ADDRESS + "/24", "dev", DC_NS + "0");
             check(run, "ip", "link", "set", DC_NS + "0", "up");
 
-            Controller controller = newController(dir, images, 0);
+            Database db = Database.open(Database.h2Url(dir), null, null);
+            Controller controller = newController(dir, images, db, 0);
             String token = controller.tenants().bootstrapAdminToken();
             controller.start();
-            return new DataCentre(dir, images, controller,
-                    new TestApi("http://" + CONTROLLER_ADDRESS + ":" + controller.port(), token));
+            return new DataCentre(dir, images, controller, db,
+                    new TestApi("https://" + CONTROLLER_ADDRESS + ":" + controller.port(), token,
+                            PinnedTls.client(null, controller.tlsIdentity().certificate())));
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
     }
 
-    private static Controller newController(Path dir, Path images, int port) {
-        Database db = Database.open(Database.h2Url(dir), null, null);
+    /** A controller on the data centre's database, serving HTTPS with the identity kept in {@code dir}. */
+    private static Controller newController(Path dir, Path images, Database db, int port) {
         Controller.Settings s = new Controller.Settings(CONTROLLER_ADDRESS, port, 4, Duration.ofSeconds(2),
-                Duration.ofMinutes(5), 16.0, 1.5, JOIN_TOKEN, Duration.ofSeconds(5), Duration.ofSeconds(4));
+                Duration.ofMinutes(5), 16.0, 1.5, JOIN_TOKEN, Duration.ofSeconds(5), Duration.ofSeconds(4),
+                TlsIdentity.loadOrCreate(dir, "controller-tls", "enclave-controller", List.of(CONTROLLER_ADDRESS)), true);
         return new Controller(db, new ImageLibrary(images, new ProcessCommandRunner()), s);
     }
 
     public Controller controller() {
         return controller;
+    }
+
+    /** The current controller's database (to check what it stores). */
+    public Database db() {
+        return db;
     }
 
     /**
@@ -207,7 +226,8 @@ public final class DataCentre implements AutoCloseable {
     public void restartController() {
         int port = controller.port();
         controller.close();
-        controller = newController(dir, images, port);
+        db = Database.open(Database.h2Url(dir), null, null);
+        controller = newController(dir, images, db, port);
         controller.start();
     }
 

@@ -39,14 +39,25 @@ public final class TestApi {
 
     private final String baseUrl;
     private final String token;
+    private final HttpClient http;
 
     public TestApi(String baseUrl, String token) {
+        this(baseUrl, token, HTTP);
+    }
+
+    /** An https:// API, trusting what {@code tls} trusts (e.g. exactly the controller's certificate). */
+    public TestApi(String baseUrl, String token, javax.net.ssl.SSLContext tls) {
+        this(baseUrl, token, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).sslContext(tls).build());
+    }
+
+    private TestApi(String baseUrl, String token, HttpClient http) {
         this.baseUrl = baseUrl;
         this.token = token;
+        this.http = http;
     }
 
     public TestApi withToken(String otherToken) {
-        return new TestApi(baseUrl, otherToken);
+        return new TestApi(baseUrl, otherToken, http);
     }
 
     public String baseUrl() {
@@ -87,9 +98,9 @@ public final class TestApi {
         return b;
     }
 
-    private static Response send(HttpRequest.Builder b) {
+    private Response send(HttpRequest.Builder b) {
         try {
-            HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
             JsonNode json;
             try {
                 json = r.body().isEmpty() ? MissingNode.getInstance() : JSON.readTree(r.body());
