@@ -34,11 +34,15 @@ final class ApiClient implements AutoCloseable {
     ApiClient(Config config) {
         this.base = config.baseUrl();
         this.token = config.token();
-        this.http = HttpClient.newBuilder()
+        HttpClient.Builder builder = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(CONNECT_TIMEOUT)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .build();
+                .followRedirects(HttpClient.Redirect.NEVER);
+        // A controller with a self-signed certificate (enclave-server --tls): trust exactly the one it printed.
+        if (config.fingerprint() != null) {
+            builder.sslContext(io.enclave.tls.PinnedTls.clientPinnedByFingerprint(null, config.fingerprint()));
+        }
+        this.http = builder.build();
     }
 
     URI baseUrl() {
@@ -118,6 +122,10 @@ final class ApiClient implements AutoCloseable {
         } catch (ConnectException e) {
             throw new ConnectionException("cannot connect to the Enclave API at " + base + ": connection refused"
                     + " (is the controller running? check --url or ENCLAVE_URL)", e);
+        } catch (javax.net.ssl.SSLHandshakeException e) {
+            throw new ConnectionException("the Enclave API at " + base + " presented a certificate this client does not "
+                    + "trust (" + describe(e) + "); for a controller started with --tls pass --fingerprint (or "
+                    + Config.FINGERPRINT_ENV + ") with the fingerprint it printed", e);
         } catch (IOException e) {
             throw new ConnectionException("request " + method + " " + uri + " failed: " + describe(e), e);
         } catch (InterruptedException e) {

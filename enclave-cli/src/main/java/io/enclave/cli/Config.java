@@ -4,12 +4,20 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Map;
 
-/** Where the API is and how to authenticate: from the flags, else from ENCLAVE_URL and ENCLAVE_TOKEN. */
-record Config(URI baseUrl, String token) {
+/**
+ * Where the API is, how to authenticate, and (optionally) the SHA-256 fingerprint the controller's certificate
+ * must have: from the flags, else from ENCLAVE_URL, ENCLAVE_TOKEN and ENCLAVE_FINGERPRINT.
+ */
+record Config(URI baseUrl, String token, String fingerprint) {
     static final String URL_ENV = "ENCLAVE_URL";
     static final String TOKEN_ENV = "ENCLAVE_TOKEN";
+    static final String FINGERPRINT_ENV = "ENCLAVE_FINGERPRINT";
 
     static Config resolve(String urlFlag, String tokenFlag, Map<String, String> env) {
+        return resolve(urlFlag, tokenFlag, null, env);
+    }
+
+    static Config resolve(String urlFlag, String tokenFlag, String fingerprintFlag, Map<String, String> env) {
         String url = firstPresent(urlFlag, env.get(URL_ENV));
         if (url == null) {
             throw CliException.usage("no API URL: pass --url or set " + URL_ENV + " (for example http://127.0.0.1:8470/v1)");
@@ -18,7 +26,20 @@ record Config(URI baseUrl, String token) {
         if (token == null) {
             throw CliException.usage("no API token: pass --token or set " + TOKEN_ENV);
         }
-        return new Config(normalise(url), token);
+        URI base = normalise(url);
+        String fingerprint = firstPresent(fingerprintFlag, env.get(FINGERPRINT_ENV));
+        if (fingerprint != null) {
+            if (!"https".equals(base.getScheme())) {
+                throw CliException.usage("a certificate fingerprint (--fingerprint or " + FINGERPRINT_ENV
+                        + ") needs an https:// API URL, not " + base);
+            }
+            try {
+                fingerprint = io.enclave.tls.PinnedTls.normalizeFingerprint(fingerprint);
+            } catch (IllegalArgumentException e) {
+                throw CliException.usage("invalid --fingerprint: " + e.getMessage());
+            }
+        }
+        return new Config(base, token, fingerprint);
     }
 
     /**
@@ -61,6 +82,6 @@ record Config(URI baseUrl, String token) {
 
     @Override
     public String toString() {
-        return "Config[baseUrl=" + baseUrl + ", token=***]";
+        return "Config[baseUrl=" + baseUrl + ", token=***, fingerprint=" + fingerprint + "]";
     }
 }

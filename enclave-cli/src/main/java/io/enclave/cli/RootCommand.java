@@ -42,6 +42,13 @@ final class RootCommand {
         session.token(token);
     }
 
+    @Option(names = "--fingerprint", paramLabel = "SHA256", scope = ScopeType.INHERIT,
+            description = "Trust only a controller whose certificate has this SHA-256 fingerprint (what enclave-server"
+                    + " --tls prints; default: $ENCLAVE_FINGERPRINT). Without it, https URLs use the system's CAs.")
+    void fingerprint(String fingerprint) {
+        session.fingerprint(fingerprint);
+    }
+
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", scope = ScopeType.INHERIT,
             description = "Output format: table or json (default: table).")
     void output(OutputFormat output) {

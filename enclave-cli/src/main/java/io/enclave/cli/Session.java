@@ -15,6 +15,7 @@ final class Session implements AutoCloseable {
 
     private String url;
     private String token;
+    private String fingerprint;
     private OutputFormat output = OutputFormat.table;
     private ApiClient api;
 
@@ -33,12 +34,16 @@ final class Session implements AutoCloseable {
         this.token = token;
     }
 
+    void fingerprint(String fingerprint) {
+        this.fingerprint = fingerprint;
+    }
+
     void output(OutputFormat output) {
         this.output = output;
     }
 
     ApiClient api() {
-        if (api == null) api = new ApiClient(Config.resolve(url, token, env));
+        if (api == null) api = new ApiClient(Config.resolve(url, token, fingerprint, env));
         return api;
     }
 

@@ -33,14 +33,28 @@ final class FakeApi implements AutoCloseable {
     private final List<Request> requests = new ArrayList<>();
 
     FakeApi() throws IOException {
-        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        this(null);
+    }
+
+    /** With {@code tls}: an HTTPS server presenting that identity (a controller started with --tls). */
+    FakeApi(io.enclave.tls.TlsIdentity tls) throws IOException {
+        InetSocketAddress loopback = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        if (tls == null) {
+            server = HttpServer.create(loopback, 0);
+        } else {
+            var https = com.sun.net.httpserver.HttpsServer.create(loopback, 0);
+            https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(
+                    io.enclave.tls.PinnedTls.server(tls, List.of())));
+            server = https;
+        }
         server.createContext("/", this::handle);
         server.start();
     }
 
     /** The API base as a user would give it, without /v1. */
     String url() {
-        return "http://127.0.0.1:" + server.getAddress().getPort();
+        return (server instanceof com.sun.net.httpserver.HttpsServer ? "https" : "http") + "://127.0.0.1:"
+                + server.getAddress().getPort();
     }
 
     Map<String, String> env() {
