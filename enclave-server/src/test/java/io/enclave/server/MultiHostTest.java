@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.enclave.agent.exec.CommandResult;
 import io.enclave.agent.exec.ProcessCommandRunner;
 import io.enclave.server.agent.ControllerLink;
+import io.enclave.server.testing.CliRun;
 import io.enclave.server.testing.DataCentre;
 import io.enclave.server.testing.GuestImages;
 import io.enclave.server.testing.InProcessEnclave;
@@ -83,6 +84,14 @@ class MultiHostTest {
         assertThatThrownBy(() -> HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(plainApi))
                 .timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer " + dc.admin.token()).build(),
                 HttpResponse.BodyHandlers.ofString())).isInstanceOf(IOException.class);
+        // The CLI reaches the HTTPS API by pinning the controller's certificate, and only then.
+        Map<String, String> env = new HashMap<>(Map.of("ENCLAVE_URL", dc.admin.baseUrl() + "/v1",
+                "ENCLAVE_TOKEN", dc.admin.token()));
+        assertThat(CliRun.withEnv(env, "host", "list").exitCode()).as("no pin: the self-signed certificate is not trusted").isNotZero();
+        env.put("ENCLAVE_FINGERPRINT", dc.controller().tlsIdentity().fingerprint());
+        CliRun listed = CliRun.withEnv(env, "host", "list");
+        assertThat(listed.exitCode()).as(listed.stderr()).isZero();
+        assertThat(listed.stdout()).contains(host1.id()).contains(host2.id());
         String before = dc.admin.get("/v1/hosts/" + host1.id()).get("heartbeatAt").asText();
         InProcessEnclave.sleep(2500);
         assertThat(dc.admin.get("/v1/hosts/" + host1.id()).get("heartbeatAt").asText()).isNotEqualTo(before);
