@@ -3,26 +3,18 @@ package io.enclave.agent.network.appliance;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.enclave.agent.exec.CommandResult;
-import io.enclave.agent.exec.CommandRunner;
-import io.enclave.agent.exec.ProcessCommandRunner;
-import io.enclave.agent.network.NicAttachment;
 import io.enclave.core.host.VmNic;
-import io.enclave.core.network.Cidr;
 import io.enclave.core.network.Network;
 import io.enclave.core.network.Nic;
 import io.enclave.core.network.PublicNetwork;
 import io.enclave.core.network.TenantNetworking;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -54,16 +46,11 @@ class ApplianceHotplugTest {
     static final Nic WEB = new Nic("vm-1", "net-a", "52:54:00:00:0a:01", "10.0.0.10", "web");
     static final Nic BACK = new Nic("vm-3", "net-b", "52:54:00:00:0b:01", "10.0.1.10", "back");
 
-    final CommandRunner runner = new ProcessCommandRunner();
-    final List<String> namespaces = new ArrayList<>();
-    final List<Process> processes = new ArrayList<>();
-    Path dir;
-    Path nettool;
+    ApplianceLab lab;
     ApplianceNetworkDriver driver;
     long pid;
     String ext;
     String web;
-    int next;
 
     static TenantNetworking one() {
         return new TenantNetworking(TENANT, T_PUBLIC, List.of(NET_A), List.of(WEB), List.of(), List.of(), List.of(), List.of());
@@ -80,23 +67,18 @@ class ApplianceHotplugTest {
             throw new IllegalStateException("firewall appliance image not built at " + ApplianceFirewallTest.IMAGE
                     + ": run images/firewall/build.sh (scripts/test.sh does)");
         }
-        dir = Files.createTempDirectory(Path.of("/tmp"), PREFIX + "-");
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        nettool = dir.resolve("nettool.py");
-        try (InputStream in = ApplianceHotplugTest.class.getResourceAsStream("/network/nettool.py")) {
-            Files.copy(in, nettool);
-        }
+        lab = new ApplianceLab(PREFIX);
         try {
-            driver = new ApplianceNetworkDriver(runner, dir.resolve("net"), PREFIX, ApplianceFirewallTest.IMAGE,
+            driver = new ApplianceNetworkDriver(lab.runner, lab.dir.resolve("net"), PREFIX, ApplianceFirewallTest.IMAGE,
                     "qemu-system-x86_64", 160, 1, Duration.ofSeconds(90));
             driver.ensurePublicNetwork(PUBLIC);
             ApplianceNetworkDriver.ApplyReport first = driver.apply(one());
             assertThat(first.booted()).isTrue();
             pid = first.qemuPid();
-            ext = external(EXTERNAL);
-            background(ext, "serve", "9000", "ext");
-            background(ext, "echo", "7000");
-            web = vm(one(), "vm-1", true);
+            ext = lab.external(driver.names(), PUBLIC, EXTERNAL);
+            lab.background(ext, "serve", "9000", "ext");
+            lab.background(ext, "echo", "7000");
+            web = lab.vm(driver, driver.names(), one(), "vm-1", true);
         } catch (Throwable e) {
             tearDown();
             throw e;
@@ -106,24 +88,13 @@ class ApplianceHotplugTest {
     @AfterAll
     void tearDown() {
         List<Throwable> errors = new ArrayList<>();
-        for (Process p : processes) {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly();
-        }
         if (driver != null) {
             Optional<Long> running = driver.appliancePid(TENANT);
-            attempt(errors, () -> driver.removeTenant(TENANT));
+            ApplianceLab.attempt(errors, () -> driver.removeTenant(TENANT));
             running.flatMap(ProcessHandle::of).ifPresent(ProcessHandle::destroyForcibly); // only if the QMP quit failed
+            ApplianceLab.attempt(errors, driver::removePublicNetwork);
         }
-        for (String ns : namespaces) attempt(errors, () -> runner.run(List.of("ip", "netns", "del", ns), T));
-        if (driver != null) attempt(errors, driver::removePublicNetwork);
-        if (dir != null) {
-            attempt(errors, () -> {
-                try (Stream<Path> walk = Files.walk(dir)) {
-                    for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-                }
-            });
-        }
+        if (lab != null) ApplianceLab.attempt(errors, lab::close);
         if (!errors.isEmpty()) throw new IllegalStateException("cleanup failed: " + errors);
     }
 
@@ -133,10 +104,10 @@ class ApplianceHotplugTest {
         String macB = nicMac(two(), "net-b");
         assertThat(driver.applianceNicMacs(TENANT)).hasSize(2).doesNotContain(macB);
         // A connection VM (net-a) -> external client through the appliance's SNAT, echoing every 0.2 s.
-        Path holdLog = dir.resolve("hold.log");
-        Process held = new ProcessBuilder("ip", "netns", "exec", web, "python3", nettool.toString(), "hold", EXTERNAL, "7000", "600")
+        Path holdLog = lab.dir.resolve("hold.log");
+        Process held = new ProcessBuilder("ip", "netns", "exec", web, "python3", lab.nettool.toString(), "hold", EXTERNAL, "7000", "600")
                 .redirectErrorStream(true).redirectOutput(holdLog.toFile()).start();
-        processes.add(held);
+        lab.track(held);
         awaitOks(holdLog, 3);
 
         ApplianceNetworkDriver.ApplyReport added = driver.apply(two());
@@ -149,13 +120,13 @@ class ApplianceHotplugTest {
         assertThat(guestMacs()).contains(macB);
 
         // A VM on the new network: its lease from the appliance's dnsmasq on the new leg, its gateway, the outside via SNAT.
-        String back = vm(two(), "vm-3", false);
-        CommandResult dhcp = in(back, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-s", "/bin/true");
+        String back = lab.vm(driver, driver.names(), two(), "vm-3", false);
+        CommandResult dhcp = lab.in(back, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-s", "/bin/true");
         assertThat(dhcp.stdout() + dhcp.stderr()).contains("lease of 10.0.1.10 obtained");
-        ok("ip", "-n", back, "addr", "add", "10.0.1.10/24", "dev", "eth0");
-        ok("ip", "-n", back, "route", "add", "default", "via", "10.0.1.1");
-        assertThat(in(back, "busybox", "ping", "-c", "1", "-W", "3", "10.0.1.1").ok()).isTrue();
-        assertThat(tool(back, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
+        lab.ok("ip", "-n", back, "addr", "add", "10.0.1.10/24", "dev", "eth0");
+        lab.ok("ip", "-n", back, "route", "add", "default", "via", "10.0.1.1");
+        assertThat(lab.in(back, "busybox", "ping", "-c", "1", "-W", "3", "10.0.1.1").ok()).isTrue();
+        assertThat(lab.tool(back, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
         assertThat(driver.apply(two()).pushed()).as("converged: a second apply pushes nothing").isFalse();
         int oksAfterAdd = awaitOks(holdLog, 1);
 
@@ -166,11 +137,11 @@ class ApplianceHotplugTest {
         assertThat(removed.qemuPid()).isEqualTo(pid);
         assertThat(driver.applianceNicMacs(TENANT)).hasSize(2).doesNotContain(macB);
         assertThat(guestMacs()).doesNotContain(macB).contains(nicMac(one(), "net-a"));
-        assertThat(tool(web, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
+        assertThat(lab.tool(web, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
         assertThat(driver.apply(one()).pushed()).isFalse();
 
         // A restarted agent re-adopts the appliance as it is now: no boot, no plug, nothing pushed.
-        ApplianceNetworkDriver restarted = new ApplianceNetworkDriver(runner, dir.resolve("net"), PREFIX, ApplianceFirewallTest.IMAGE,
+        ApplianceNetworkDriver restarted = new ApplianceNetworkDriver(lab.runner, lab.dir.resolve("net"), PREFIX, ApplianceFirewallTest.IMAGE,
                 "qemu-system-x86_64", 160, 1, Duration.ofSeconds(90));
         restarted.ensurePublicNetwork(PUBLIC);
         ApplianceNetworkDriver.ApplyReport again = restarted.apply(one());
@@ -196,7 +167,7 @@ class ApplianceHotplugTest {
     void anApplyAfterAPlugOrUnplugTheAgentDidNotFinishConverges() throws Exception {
         TenantNetworking t = two();
         VmNic b = driver.layout(t, PUBLIC).stream().filter(n -> n.networkId().equals("net-b")).findFirst().orElseThrow();
-        Path qmp = dir.resolve("net/tenants").resolve(TENANT).resolve("appliance");
+        Path qmp = lab.dir.resolve("net/tenants").resolve(TENANT).resolve("appliance");
         var client = new io.enclave.agent.qemu.QmpClient(new io.enclave.agent.qemu.VmFiles(qmp).qmpSocket());
         // What converge() does for the NIC, then "the agent stops".
         client.execute("netdev_add", java.util.Map.of("type", "tap", "id", "hpxn", "ifname", b.tap(), "script", "no", "downscript", "no"));
@@ -208,8 +179,8 @@ class ApplianceHotplugTest {
         assertThat(r.pushed()).isTrue();
         assertThat(driver.applianceNicMacs(TENANT)).hasSize(3);
         assertThat(driver.apply(t).pushed()).isFalse();
-        String back = vm(t, "vm-3", true);
-        assertThat(in(back, "busybox", "ping", "-c", "1", "-W", "3", "10.0.1.1").ok()).isTrue();
+        String back = lab.vm(driver, driver.names(), t, "vm-3", true);
+        assertThat(lab.in(back, "busybox", "ping", "-c", "1", "-W", "3", "10.0.1.1").ok()).isTrue();
         ApplianceNetworkDriver.ApplyReport removed = driver.apply(one());
         assertThat(removed.booted()).isFalse();
         assertThat(driver.applianceNicMacs(TENANT)).hasSize(2).doesNotContain(b.mac());
@@ -273,7 +244,7 @@ class ApplianceHotplugTest {
             assertThat(back.qemuPid()).isEqualTo(pid);
         }
         assertThat(driver.applianceNicMacs(TENANT)).hasSize(2);
-        assertThat(tool(web, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
+        assertThat(lab.tool(web, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
         System.out.println("appliance hot-plug: load average after: " + loadAverage());
         System.out.printf("appliance hot-plug: apply adding a network, hot-plug %s ms (median %d), restart %s ms (median %d)%n",
                 Arrays.toString(hot), median(hot), Arrays.toString(restart), median(restart));
@@ -311,84 +282,6 @@ class ApplianceHotplugTest {
                         + (Files.exists(log) ? Files.readString(log) : ""));
             }
             Thread.sleep(100);
-        }
-    }
-
-    /** A namespace standing in for the VM of {@code vmId}: its eth0 (a veth) replaces the NIC's TAP. */
-    String vm(TenantNetworking t, String vmId, boolean withAddress) {
-        Nic nic = t.nic(vmId, null).orElseThrow();
-        Network network = t.network(nic.networkId()).orElseThrow();
-        NicAttachment a = driver.nicAttachment(t, vmId, nic.networkId());
-        String ns = namespace("v");
-        String tap = a.nic().tap();
-        ok("ip", "-n", a.netns(), "link", "del", tap);
-        ok("ip", "-n", a.netns(), "link", "add", tap, "mtu", "" + network.mtu(), "type", "veth", "peer", "name", "eth0", "netns", ns);
-        ok("ip", "-n", a.netns(), "link", "set", tap, "master", driver.names().networkBridge(network.id()), "up");
-        ok("ip", "-n", ns, "link", "set", "eth0", "address", nic.mac(), "mtu", "" + network.mtu(), "up");
-        if (withAddress) {
-            ok("ip", "-n", ns, "addr", "add", nic.ip() + "/" + Cidr.parse(network.cidr()).prefixLength(), "dev", "eth0");
-            ok("ip", "-n", ns, "route", "add", "default", "via", network.gateway());
-        }
-        return ns;
-    }
-
-    String external(String ip) {
-        String ns = namespace("x");
-        String port = PREFIX + "x" + ns.substring(ns.lastIndexOf('-') + 1);
-        String pns = driver.names().publicNamespace();
-        ok("ip", "-n", pns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns);
-        ok("ip", "-n", pns, "link", "set", port, "master", driver.names().publicBridge(), "up");
-        ok("ip", "-n", ns, "link", "set", "eth0", "up");
-        ok("ip", "-n", ns, "addr", "add", ip + "/" + PUBLIC.parsedCidr().prefixLength(), "dev", "eth0");
-        return ns;
-    }
-
-    String namespace(String kind) {
-        String ns = PREFIX + "-" + kind + ProcessHandle.current().pid() % 10000 + "x" + (next++);
-        ok("ip", "netns", "add", ns);
-        namespaces.add(ns);
-        ok("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1");
-        ok("ip", "-n", ns, "link", "set", "lo", "up");
-        return ns;
-    }
-
-    CommandResult ok(String... argv) {
-        return runner.runChecked(List.of(argv), T);
-    }
-
-    CommandResult in(String ns, String... argv) {
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns));
-        cmd.addAll(List.of(argv));
-        return runner.run(cmd, T);
-    }
-
-    CommandResult tool(String ns, String... args) {
-        List<String> cmd = new ArrayList<>(List.of("python3", nettool.toString()));
-        cmd.addAll(List.of(args));
-        return in(ns, cmd.toArray(String[]::new));
-    }
-
-    /** A nettool server in the background; returns once it listens. */
-    void background(String ns, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns, "python3", nettool.toString()));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        processes.add(p);
-        StringBuilder line = new StringBuilder();
-        InputStream in = p.getInputStream();
-        for (int c = in.read(); c != -1 && c != '\n'; c = in.read()) line.append((char) c);
-        if (!line.toString().equals("listening")) throw new IllegalStateException("server did not start: " + line);
-    }
-
-    interface Step {
-        void run() throws Exception;
-    }
-
-    static void attempt(List<Throwable> errors, Step step) {
-        try {
-            step.run();
-        } catch (Throwable e) {
-            errors.add(e);
         }
     }
 }
