@@ -51,8 +51,10 @@ class IncomingMigrationRecordTest {
         byte[] token = new byte[TcpRelay.TOKEN_BYTES];
         new java.security.SecureRandom().nextBytes(token);
         TlsIdentity identity = TlsIdentity.generate("m", List.of(), Duration.ofDays(1));
-        IncomingMigration.Record written = new IncomingMigration.Record(false, "127.0.0.1", 0, null, null, null, null)
-                .withSecrets(identity, token);
+        // A port below the ephemeral range: between the two reopens no outgoing connection of another process can
+        // take it as its local port (with port 0 that happened once in the full suite).
+        IncomingMigration.Record written = new IncomingMigration.Record(false, "127.0.0.1", freePortBelowEphemeral(), null,
+                null, null, null).withSecrets(identity, token);
         Files.writeString(files.incomingFile(), JSON.writeValueAsString(written));
 
         MigrationTarget first;
@@ -60,7 +62,7 @@ class IncomingMigrationRecordTest {
             first = reopened.target();
             assertThat(first.certificatePem()).isEqualTo(identity.certificatePem());
             assertThat(first.token()).isEqualTo(HexFormat.of().formatHex(token));
-            assertThat(first.migrationPort()).isPositive();
+            assertThat(first.migrationPort()).isEqualTo(written.migrationPort());
         }
         assertThat(Files.getPosixFilePermissions(files.incomingFile())).isEqualTo(PosixFilePermissions.fromString("rw-------"));
         assertThat(IncomingMigration.read(files).migrationPort()).isEqualTo(first.migrationPort());
@@ -83,6 +85,18 @@ class IncomingMigrationRecordTest {
                 }
             }
         }
+    }
+
+    static int freePortBelowEphemeral() throws Exception {
+        for (int port = 20000 + new java.util.Random().nextInt(5000); port < 30000; port++) {
+            try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+                probe.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+                return port;
+            } catch (java.io.IOException taken) {
+                // try the next one
+            }
+        }
+        throw new IllegalStateException("no free port in 20000-29999 on 127.0.0.1");
     }
 
     @Test
