@@ -63,6 +63,8 @@ public final class TcpRelay implements AutoCloseable {
     private final Set<Closeable> connections = ConcurrentHashMap.newKeySet();
     private final Set<Thread> workers = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
+    /** The thread accepting on the listener: close waits for it, since only then is the port free again. */
+    private volatile Thread acceptor;
 
     private TcpRelay(String vmId, String name, Closeable listener, int tcpPort, Path unixListenPath) {
         this.vmId = vmId;
@@ -95,7 +97,7 @@ public final class TcpRelay implements AutoCloseable {
         TcpRelay relay = new TcpRelay(vmId, name, server, server.getLocalPort(), null);
         byte[] expected = token.clone();
         UnixDomainSocketAddress upstream = UnixDomainSocketAddress.of(target);
-        Thread.ofVirtual().name("relay-" + name).start(() -> relay.acceptTcp(server, raw -> relay.serveIncoming(raw, tls,
+        relay.acceptor = Thread.ofVirtual().name("relay-" + name).start(() -> relay.acceptTcp(server, raw -> relay.serveIncoming(raw, tls,
                 expected, upstream)));
         return relay;
     }
@@ -123,7 +125,7 @@ public final class TcpRelay implements AutoCloseable {
         }
         TcpRelay relay = new TcpRelay(vmId, name, server, -1, listen);
         byte[] secret = token.clone();
-        Thread.ofVirtual().name("relay-" + name).start(() -> relay.acceptUnix(server, local -> relay.serveOutgoing(local,
+        relay.acceptor = Thread.ofVirtual().name("relay-" + name).start(() -> relay.acceptUnix(server, local -> relay.serveOutgoing(local,
                 tls, target, secret)));
         return relay;
     }
@@ -402,6 +404,16 @@ public final class TcpRelay implements AutoCloseable {
             listener.close();
         } catch (IOException e) {
             log.warn("vm {}: relay {}: closing the listener: {}", vmId, name, e.getMessage());
+        }
+        // A socket closed while a virtual thread is blocked accepting on it keeps its port until that thread has
+        // woken up: wait for it, so that a relay reopened on the same port (agent restart) can bind.
+        Thread t = acceptor;
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                if (!t.join(Duration.ofSeconds(5))) log.warn("vm {}: relay {}: its accept loop did not end within 5 s", vmId, name);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
