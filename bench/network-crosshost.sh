@@ -11,4 +11,4 @@ command -v iperf3 >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -
 # package, not install: the bench runs from bench/target and leaves ~/.m2 alone.
 ./mvnw -q -B ${MVN_OFFLINE:+-o} -DskipTests package -pl enclave-core,enclave-agent,bench -am
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r), $(date -u '+%F %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-java -cp "bench/target/enclave-bench-0.1.0-SNAPSHOT.jar:bench/target/lib/*" io.enclave.bench.CrossHostNetworkBench "${RUNS:-5}"
+java --enable-native-access=ALL-UNNAMED -cp "bench/target/enclave-bench-0.1.0-SNAPSHOT.jar:bench/target/lib/*" io.enclave.bench.CrossHostNetworkBench "${RUNS:-5}"

@@ -5,6 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.enclave.agent.exec.CommandResult;
 import io.enclave.agent.exec.CommandRunner;
+import io.enclave.agent.exec.ProcessExit;
+import io.enclave.agent.network.kernel.NetNamespaces;
+import io.enclave.agent.network.kernel.Nftables;
 import io.enclave.core.error.EnclaveException;
 import io.enclave.core.host.VmNic;
 import io.enclave.core.network.Cidr;
@@ -31,7 +34,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,8 +56,11 @@ public final class LinuxNetworkDriver implements NetworkDriver {
     private static final Path NETNS_DIR = Path.of("/run/netns");
     private static final String NO_IPV6_ALL = "net.ipv6.conf.all.disable_ipv6=1";
     private static final String NO_IPV6_DEFAULT = "net.ipv6.conf.default.disable_ipv6=1";
+    private static final String IP_FORWARD = "net.ipv4.ip_forward=1";
 
     private final CommandRunner runner;
+    private final NetNamespaces netns;
+    private final Nftables nft;
     private final Path dir;
     private final NetNames names;
     private final VxlanPorts vxlans;
@@ -79,6 +84,8 @@ public final class LinuxNetworkDriver implements NetworkDriver {
     /** @param underlay this host's underlay for VXLAN between hosts; null = single host (no VXLAN) */
     public LinuxNetworkDriver(CommandRunner runner, Path dir, String namePrefix, Underlay underlay) {
         this.runner = runner;
+        this.netns = new NetNamespaces(runner);
+        this.nft = new Nftables(netns);
         this.dir = dir;
         this.names = new NetNames(namePrefix);
         this.vxlans = new VxlanPorts(runner, underlay);
@@ -109,7 +116,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
         pub.validate();
         if (publicPeers != null) vxlans.requireUnderlay(new HostRole(true, List.of(), publicPeers));
         String ns = names.publicNamespace();
-        if (ensureNamespace(ns)) sysctl(ns, NO_IPV6_ALL, NO_IPV6_DEFAULT);
+        if (!netns.exists(ns)) netns.create(ns, List.of(NO_IPV6_ALL, NO_IPV6_DEFAULT));
         Map<String, Link> links = links(ns);
         uplink.requireAvailable(pub.uplink(), links);
         String br = names.publicBridge();
@@ -207,17 +214,15 @@ public final class LinuxNetworkDriver implements NetworkDriver {
                 changes++;
             }
 
-            // Namespaces (one ip process for both, with their sysctls). Process starts dominate the time
-            // of a change, so everything below is batched: one ip process per namespace for links, one
-            // for nft + dnsmasq; reads are skipped for namespaces that were just created.
+            // Namespaces, sysctls and nftables are done from this process (no process start); links go
+            // in one ip process per namespace, dnsmasq in one more. Process starts dominate the time of a
+            // change, so reads are skipped for namespaces that were just created.
             boolean tenantFresh = !Files.exists(NETNS_DIR.resolve(tns));
             boolean firewallFresh = firewall && !firewallExists;
-            List<String> setup = new ArrayList<>();
-            if (tenantFresh) setup.add("netns add " + tns);
-            if (firewallFresh) setup.add("netns add " + fns);
-            if (tenantFresh) setup.add("netns exec " + tns + " sysctl -q -w " + NO_IPV6_ALL + " " + NO_IPV6_DEFAULT);
-            if (firewallFresh) setup.add("netns exec " + fns + " sysctl -q -w " + NO_IPV6_ALL + " " + NO_IPV6_DEFAULT + " net.ipv4.ip_forward=1");
-            batch(null, setup, tdir.resolve("setup.ip"));
+            if (tenantFresh) netns.create(tns, List.of(NO_IPV6_ALL, NO_IPV6_DEFAULT));
+            if (firewallFresh) netns.create(fns, List.of(NO_IPV6_ALL, NO_IPV6_DEFAULT, IP_FORWARD));
+            if (tenantFresh) changes++;
+            if (firewallFresh) changes++;
 
             boolean readFirewall = firewall && !firewallFresh;
             FirewallState fwState = readFirewall ? firewallState(fns, tdir) : new FirewallState(Map.of(), null);
@@ -329,7 +334,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
             tnAll.addAll(tnCmds);
             List<String> fwAll = new ArrayList<>(fwDel);
             fwAll.addAll(fwCmds);
-            changes += setup.size() + pbCmds.size() + tnAll.size() + fwAll.size();
+            changes += pbCmds.size() + tnAll.size() + fwAll.size();
             batch(pns, pbCmds, tdir.resolve("public.ip"));
             batch(tns, tnAll, tdir.resolve("tenant.ip"));
             batch(fns, fwAll, tdir.resolve("firewall.ip"));
@@ -340,51 +345,44 @@ public final class LinuxNetworkDriver implements NetworkDriver {
                 changes += vxlans.converge(tns, haveVx, VxlanPorts.tenantSegments(t, names), names::isVxlan, tdir.resolve("vxlan"));
             }
 
-            // Firewall rules (atomically; counters of unchanged rules keep counting), port guard, dnsmasq:
-            // one ip process running each in its namespace.
-            List<String> exec = new ArrayList<>();
-            List<Runnable> afterExec = new ArrayList<>();
+            // Firewall rules (atomically; counters of unchanged rules keep counting) and the port guard, each
+            // script kept in the tenant's directory once applied; then dnsmasq, one ip process for all networks.
             if (firewall) {
                 Set<String> existing = firewallFresh ? Set.of() : counterValues(fns).keySet();
                 String fwScript = NftFirewall.script(t, new NftFirewall.Ports(wan, legs), existing);
                 if (!existing.equals(NftFirewall.counters(t)) || !fwScript.equals(read(tdir.resolve("firewall.nft")))) {
-                    exec.add("netns exec " + fns + " nft -f " + staged(tdir.resolve("firewall.nft"), fwScript, afterExec));
+                    applyNft(fns, tdir.resolve("firewall.nft"), fwScript);
+                    changes++;
                 }
+                // Always (a firewall that does not forward is a silent outage); no process, nearly free.
+                if (!firewallFresh) netns.sysctl(fns, List.of(IP_FORWARD));
             }
             String guard = NftPortGuard.script(ports, names.prefix() + "t*");
             if (tenantFresh || !guard.equals(read(tdir.resolve("ports.nft")))) {
-                exec.add("netns exec " + tns + " nft -f " + staged(tdir.resolve("ports.nft"), guard, afterExec));
+                applyNft(tns, tdir.resolve("ports.nft"), guard);
+                changes++;
             }
-            if (firewall) exec.addAll(dnsmasqCommands(t, fns, legs, freshLegs, firewallFresh, tdir.resolve("dns")));
-            changes += exec.size();
-            if (!firewall) {
-                batch(null, exec, tdir.resolve("exec.ip"));
-            } else if (!firewallFresh && exec.isEmpty()) {
-                // Always (a firewall that does not forward is a silent outage); nearly free when batched.
-                runner.runChecked(List.of("ip", "netns", "exec", fns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"), TIMEOUT);
-            } else {
-                if (!firewallFresh) exec.add("netns exec " + fns + " sysctl -q -w net.ipv4.ip_forward=1");
-                batch(null, exec, tdir.resolve("exec.ip"));
+            if (firewall) {
+                List<String> dns = dnsmasqCommands(t, fns, legs, freshLegs, firewallFresh, tdir.resolve("dns"));
+                batch(null, dns, tdir.resolve("dnsmasq.ip"));
+                changes += dns.size();
             }
-            afterExec.forEach(Runnable::run);
             if (firewall) removeStaleDnsmasq(t, tdir.resolve("dns"));
             log.info("tenant {}: network converged in {} ms ({} changes, firewall {}, {} peers)", t.tenantId(),
                     (System.nanoTime() - start) / 1_000_000, changes, firewall ? "here" : "elsewhere", role.peers().size());
         }
     }
 
-    /** Writes {@code script} next to {@code file}; {@code file} takes it once it has been applied. */
-    private static Path staged(Path file, String script, List<Runnable> afterApply) {
+    /** Applies {@code script} in {@code ns} (nft -f, atomically); {@code file} holds it once it has been applied. */
+    private void applyNft(String ns, Path file, String script) {
         Path next = file.resolveSibling(file.getFileName() + ".new");
         write(next, script);
-        afterApply.add(() -> {
-            try {
-                Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } catch (IOException e) {
-                throw new IllegalStateException("cannot move " + next + ": " + e.getMessage(), e);
-            }
-        });
-        return next;
+        nft.applyFile(ns, next);
+        try {
+            Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot move " + next + ": " + e.getMessage(), e);
+        }
     }
 
     @Override
@@ -488,9 +486,8 @@ public final class LinuxNetworkDriver implements NetworkDriver {
     private static void stopDnsmasq(Dnsmasq.Instance d) {
         dnsmasqPid(d).flatMap(ProcessHandle::of).ifPresent(h -> {
             h.destroy();
-            try {
-                h.onExit().get(3, TimeUnit.SECONDS);
-            } catch (Exception e) {
+            if (!ProcessExit.await(h, Duration.ofSeconds(3))) {
+                log.warn("dnsmasq {} (pid {}) ignored SIGTERM for 3 s: killed", d.dir(), h.pid());
                 h.destroyForcibly();
             }
         });
@@ -498,20 +495,8 @@ public final class LinuxNetworkDriver implements NetworkDriver {
 
     // ---------------------------------------------------------------- kernel state
 
-    private boolean ensureNamespace(String ns) {
-        if (Files.exists(NETNS_DIR.resolve(ns))) return false;
-        runner.runChecked(List.of("ip", "netns", "add", ns), TIMEOUT);
-        return true;
-    }
-
     private void deleteNamespace(String ns) {
         if (Files.exists(NETNS_DIR.resolve(ns))) runner.runChecked(List.of("ip", "netns", "delete", ns), TIMEOUT);
-    }
-
-    private void sysctl(String ns, String... settings) {
-        List<String> argv = new ArrayList<>(List.of("ip", "netns", "exec", ns, "sysctl", "-q", "-w"));
-        argv.addAll(List.of(settings));
-        runner.runChecked(argv, TIMEOUT);
     }
 
     Map<String, Link> links(String ns) {
@@ -574,12 +559,11 @@ public final class LinuxNetworkDriver implements NetworkDriver {
 
     /** The firewall table's named counters (empty if the table does not exist). */
     private Map<String, Counter> counterValues(String fns) {
-        CommandResult r = runner.run(List.of("ip", "netns", "exec", fns, "nft", "-j", "list", "counters", "table",
-                "inet", NftFirewall.TABLE), TIMEOUT);
+        Optional<String> listed = nft.json(fns, "list counters table inet " + NftFirewall.TABLE);
         Map<String, Counter> out = new TreeMap<>();
-        if (!r.ok()) return out;
+        if (listed.isEmpty()) return out;
         try {
-            for (JsonNode item : JSON.readTree(r.stdout()).path("nftables")) {
+            for (JsonNode item : JSON.readTree(listed.get()).path("nftables")) {
                 JsonNode c = item.get("counter");
                 if (c != null) out.put(c.path("name").asText(), new Counter(c.path("packets").asLong(), c.path("bytes").asLong()));
             }

@@ -801,17 +801,7 @@ public final class QemuHostAgent implements HostAgent {
     }
 
     private static boolean waitForExit(ProcessHandle handle, Duration timeout) {
-        try {
-            handle.onExit().get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-            return true;
-        } catch (java.util.concurrent.TimeoutException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        } catch (java.util.concurrent.ExecutionException e) {
-            return !handle.isAlive();
-        }
+        return io.enclave.agent.exec.ProcessExit.await(handle, timeout);
     }
 
     private static void clearRuntimeFiles(VmFiles files) {

@@ -78,7 +78,7 @@ public final class DataCentre implements AutoCloseable {
             // nsenter --net, not "ip netns exec": the latter gives the agent a private mount namespace, so the
             // network namespaces the agent adds under /run/netns would not be visible to the rest of the machine.
             List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + netns,
-                    ProcessHandle.current().info().command().orElse("java"), "-cp", System.getProperty("java.class.path"),
+                    ProcessHandle.current().info().command().orElse("java"), "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                     AgentMain.class.getName(), "--data-dir", dataDir.toString(), "--images-dir", images.toString(),
                     "--controller", "https://" + CONTROLLER_ADDRESS + ":" + controller.port() + "/v1",
                     "--controller-fingerprint", controller.tlsIdentity().fingerprint(),

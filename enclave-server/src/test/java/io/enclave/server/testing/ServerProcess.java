@@ -30,7 +30,7 @@ public final class ServerProcess implements AutoCloseable {
     public ServerProcess start() {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ServerMain.class.getName(),
+        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), ServerMain.class.getName(),
                 "--data-dir", dataDir.toString(), "--images-dir", imagesDir.toString(), "--port", Integer.toString(port),
                 "--accel", "tcg", "--resync-seconds", "2", "--net-prefix", NET_PREFIX));
         try {

@@ -4,6 +4,7 @@ import io.enclave.agent.fs.FileTrees;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.enclave.agent.exec.CommandRunner;
+import io.enclave.agent.exec.ProcessExit;
 import io.enclave.agent.network.LinuxNetworkDriver;
 import io.enclave.agent.network.NetNames;
 import io.enclave.agent.network.NetworkDriver;
@@ -44,7 +45,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -651,15 +651,10 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
                 log.info("appliance {}: QMP quit failed ({}), killing", files.dir(), e.getMessage());
             }
             ProcessHandle.of(pid.get()).ifPresent(h -> {
-                try {
-                    h.onExit().get(5, TimeUnit.SECONDS);
-                } catch (Exception e) {
+                if (!ProcessExit.await(h, Duration.ofSeconds(5))) {
                     h.destroyForcibly();
-                    try {
-                        h.onExit().get(5, TimeUnit.SECONDS);
-                    } catch (Exception ignored) {
-                        // reported below by the pid check of the next start
-                    }
+                    // If it is still there, the pid check of the next start reports it.
+                    ProcessExit.await(h, Duration.ofSeconds(5));
                 }
             });
         }
