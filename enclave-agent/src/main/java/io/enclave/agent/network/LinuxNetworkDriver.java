@@ -74,7 +74,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
      * One link as {@code ip -j -d addr show} reports it; {@code addrs} are "a.b.c.d/len"; {@code vxlan} is
      * set for VXLAN devices only.
      */
-    record Link(String name, String kind, String master, int mtu, boolean up, Set<String> addrs, VxlanPorts.Device vxlan) {}
+    record Link(String name, String kind, String master, int mtu, boolean up, String mac, Set<String> addrs, VxlanPorts.Device vxlan) {}
 
     /** A driver for a single host: tenants never span hosts, no VXLAN is ever created. */
     public LinuxNetworkDriver(CommandRunner runner, Path dir, String namePrefix) {
@@ -116,17 +116,28 @@ public final class LinuxNetworkDriver implements NetworkDriver {
         pub.validate();
         if (publicPeers != null) vxlans.requireUnderlay(new HostRole(true, List.of(), publicPeers));
         String ns = names.publicNamespace();
-        if (!netns.exists(ns)) netns.create(ns, List.of(NO_IPV6_ALL, NO_IPV6_DEFAULT));
+        boolean fresh = !netns.exists(ns);
+        if (fresh) netns.create(ns, List.of(NO_IPV6_ALL, NO_IPV6_DEFAULT));
         Map<String, Link> links = links(ns);
         uplink.requireAvailable(pub.uplink(), links);
         String br = names.publicBridge();
         Link b = links.get(br);
+        boolean anycastGateway = pub.uplink() == null;
         List<String> cmds = new ArrayList<>();
-        if (b == null) cmds.add("link add " + br + " type bridge");
+        // Without an uplink every host's bridge is the gateway, with one MAC (see PublicGateway). With an uplink
+        // the bridge has no address and sends nothing, so its MAC is left as it is (one MAC on many hosts of a
+        // provider's real network would make its switches flap).
+        if (b == null) cmds.add("link add " + br + (anycastGateway ? " address " + PublicGateway.MAC : "") + " type bridge");
+        else if (anycastGateway && !PublicGateway.MAC.equalsIgnoreCase(b.mac())) cmds.add("link set " + br + " address " + PublicGateway.MAC);
         if (b == null || b.mtu() != pub.mtu() || !b.up()) cmds.add("link set " + br + " mtu " + pub.mtu() + " up");
         // Without an uplink the bridge stands in for the gateway; with one, the provider's router is the gateway.
         addresses(cmds, br, b, pub.uplink() == null ? Set.of(pub.gateway() + "/" + pub.parsedCidr().prefixLength()) : Set.of());
         batch(ns, cmds, dir.resolve("public.ip"));
+        String gatewayTable = PublicGateway.script(names.publicVxlan());
+        if (anycastGateway && (fresh || !gatewayTable.equals(read(dir.resolve("public-gateway.nft")))
+                || nft.json(ns, "list table bridge " + PublicGateway.TABLE).isEmpty())) {
+            applyNft(ns, dir.resolve("public-gateway.nft"), gatewayTable);
+        }
         uplink.converge(pub.uplink(), pub.mtu(), links);
         // With an uplink any public VXLAN goes, even when no peers are given (see convergePublicVxlan).
         if (publicPeers != null || pub.uplink() != null) {
@@ -537,7 +548,7 @@ public final class LinuxNetworkDriver implements NetworkDriver {
             for (JsonNode f : l.path("flags")) up |= "UP".equals(f.asText());
             String name = l.path("ifname").asText();
             links.put(name, new Link(name, l.path("linkinfo").path("info_kind").asText(null),
-                    l.path("master").asText(null), l.path("mtu").asInt(), up, addrs, VxlanPorts.device(l)));
+                    l.path("master").asText(null), l.path("mtu").asInt(), up, l.path("address").asText(null), addrs, VxlanPorts.device(l)));
         }
         return links;
     }

@@ -156,6 +156,58 @@ class MultiHostNetworkTest {
     }
 
     @Test
+    void everyHostIsThePublicGatewayItselfWithOneMacAndNeverAnswersForAnother() throws Exception {
+        String gw = TwoHosts.PUBLIC.gateway();
+        for (int h = 1; h <= 2; h++) {
+            JsonNode br = JSON.readTree(lab.ok("ip", "-n", lab.names(h).publicNamespace(), "-j", "link", "show",
+                    lab.names(h).publicBridge()).stdout()).get(0);
+            assertThat(br.path("address").asText()).as("host %d's public bridge", h).isEqualTo(PublicGateway.MAC);
+        }
+        String ext1 = lab.external(1, "198.18.0.101");
+        String ext2 = lab.external(2, "198.18.0.102");
+
+        // A client on host 2 reaches the gateway; its ARP request was flooded to host 1 too, whose answer was
+        // kept off the VXLAN, so host 2's bridge never learned the gateway's MAC from the other host.
+        assertThat(lab.ping(ext2, gw)).isTrue();
+        assertThat(lab.in(ext2, "ip", "neigh", "show", gw).stdout()).contains(PublicGateway.MAC);
+        assertThat(gatewayCounter(1, PublicGateway.KEPT_LOCAL)).as("host 1 answered, its answer stayed home").isPositive();
+        assertThat(gatewayMacLearnedFromVxlan(2)).isFalse();
+        assertThat(lab.ping(ext1, "198.18.0.102")).as("the public segment still spans the hosts").isTrue();
+
+        // Without host 1's table, host 1's answer crosses and host 2 drops it on arrival; the next
+        // ensurePublicNetwork puts the missing table back.
+        lab.ok("ip", "netns", "exec", lab.names(1).publicNamespace(), "nft", "delete", "table", "bridge", PublicGateway.TABLE);
+        lab.in(ext2, "ip", "neigh", "flush", "dev", "eth0");
+        assertThat(lab.ping(ext2, gw)).isTrue();
+        assertThat(gatewayCounter(2, PublicGateway.FOREIGN_DROPPED)).as("host 1's answer dropped on host 2").isPositive();
+        assertThat(gatewayMacLearnedFromVxlan(2)).isFalse();
+        lab.driver(1).ensurePublicNetwork(TwoHosts.PUBLIC, List.of(TwoHosts.peerOf(1)));
+        assertThat(gatewayCounter(1, PublicGateway.KEPT_LOCAL)).as("table back, counting from zero").isZero();
+    }
+
+    private long gatewayCounter(int host, String counter) throws Exception {
+        JsonNode out = JSON.readTree(lab.ok("ip", "netns", "exec", lab.names(host).publicNamespace(), "nft", "-j", "list", "counter",
+                "bridge", PublicGateway.TABLE, counter).stdout());
+        for (JsonNode item : out.path("nftables")) if (item.has("counter")) return item.get("counter").path("packets").asLong();
+        throw new AssertionError("no counter " + counter + " on host " + host + ": " + out);
+    }
+
+    private boolean gatewayMacLearnedFromVxlan(int host) throws Exception {
+        JsonNode fdb = JSON.readTree(lab.ok("bridge", "-n", lab.names(host).publicNamespace(), "-j", "fdb", "show", "br",
+                lab.names(host).publicBridge()).stdout());
+        // Entries the bridge learned (not the VXLAN device's own "self" table of remote MACs, which it keeps anyway).
+        for (JsonNode e : fdb) {
+            boolean self = false;
+            for (JsonNode f : e.path("flags")) self |= "self".equals(f.asText());
+            if (!self && PublicGateway.MAC.equals(e.path("mac").asText()) && lab.names(host).publicVxlan().equals(e.path("ifname").asText())) {
+                System.out.println("bridge learned the gateway MAC from the VXLAN: " + e);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Test
     void reapplyingReadsOnlyPeersConvergeTheFirewallMovesAndRemovalLeavesNoVxlan() throws Exception {
         for (int h = 1; h <= 2; h++) lab.apply(h, tenant1(h));
 
