@@ -353,9 +353,13 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             log.info("tenant {}: appliance NICs: hot-unplugging {}, hot-plugging {}", t.tenantId(),
                     remove.stream().map(PluggedNic::mac).toList(), add.stream().map(VmNic::mac).toList());
             for (PluggedNic p : remove) {
-                qmp.execute("device_del", Map.of("id", p.device()));
-                qmp.awaitEvent("DEVICE_DELETED", e -> p.device().equals(e.path("data").path("device").asText()), UNPLUG_TIMEOUT);
-                if (!p.netdev().isEmpty()) qmp.execute("netdev_del", Map.of("id", p.netdev()));
+                try {
+                    qmp.execute("device_del", Map.of("id", p.device()));
+                    qmp.awaitEvent("DEVICE_DELETED", e -> p.device().equals(e.path("data").path("device").asText()), UNPLUG_TIMEOUT);
+                    if (!p.netdev().isEmpty()) qmp.execute("netdev_del", Map.of("id", p.netdev()));
+                } catch (QmpException e) {
+                    throw new IllegalStateException("unplugging NIC " + p.mac() + " (device " + p.device() + "): " + e.getMessage(), e);
+                }
                 vm.record(plugged(qmp).values());
             }
             for (VmNic w : add) {
@@ -367,10 +371,15 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
                 } catch (QmpException e) {
                     // normally there is none
                 }
-                qmp.execute("netdev_add", Map.of("type", "tap", "id", legNetdev(w.networkId()), "ifname", w.tap(), "script", "no",
-                        "downscript", "no"));
-                qmp.execute("device_add", Map.of("driver", "virtio-net-pci", "id", id, "netdev", legNetdev(w.networkId()), "mac", w.mac(),
-                        "host_mtu", w.mtu()));
+                try {
+                    qmp.execute("netdev_add", Map.of("type", "tap", "id", legNetdev(w.networkId()), "ifname", w.tap(), "script", "no",
+                            "downscript", "no"));
+                    qmp.execute("device_add", Map.of("driver", "virtio-net-pci", "id", id, "netdev", legNetdev(w.networkId()), "mac",
+                            w.mac(), "host_mtu", w.mtu()));
+                } catch (QmpException e) {
+                    throw new IllegalStateException("plugging the NIC of network " + w.networkId() + " (" + w.mac() + ", TAP " + w.tap()
+                            + "): " + e.getMessage(), e);
+                }
                 vm.record(plugged(qmp).values());
             }
             vm.awaitGuestNics(add.stream().map(VmNic::mac).toList(),

@@ -313,7 +313,7 @@ class ApplianceHotplugTest {
         }
         System.out.printf("appliance hot-plug failed (%s): restart apply %d ms (boot %d ms)%n", restarted.hotplugFailure(),
                 restarted.totalMs(), restarted.bootMs());
-        assertThat(restarted.hotplugFailure()).contains("device_add").contains(fullBus);
+        assertThat(restarted.hotplugFailure()).contains("plugging the NIC of network net-b").contains("device_add").contains(fullBus);
         assertThat(logged.list).anySatisfy(e -> {
             assertThat(e.getLevel()).isEqualTo(Level.WARN);
             assertThat(e.getFormattedMessage()).contains("restarting the appliance").contains(fullBus);
