@@ -70,7 +70,8 @@ import org.slf4j.LoggerFactory;
  * over QMP ({@code netdev_add} of its leg TAP, {@code device_add virtio-net-pci} with its MAC; ACPI hot-plug on
  * the {@code pc} machine's root bus, handled by the guest kernel's acpiphp), the NIC of a removed network is
  * unplugged ({@code device_del}, {@code DEVICE_DELETED}, {@code netdev_del}), and the guest configuration, which
- * finds interfaces by MAC, is pushed as for any change; flows on the other networks carry on. What is plugged is
+ * finds interfaces by MAC, is pushed as for any change; flows on the other networks carry on. An MTU change of a
+ * network replugs that network's NIC with the new {@code host_mtu} (see {@link #converge}). What is plugged is
  * read from QEMU on every apply (see {@link #converge}), so a restarted agent converges whatever step it stopped
  * at. The appliance is restarted only when hot-plug fails (logged with the reason) or when port 2 itself would
  * change.
@@ -84,9 +85,11 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
     /**
      * What one apply did, for callers that measure (times in ms; {@code bootMs} is 0 if nothing booted,
      * {@code hotplugMs} is the check of a running appliance's NICs with any hot-plug or unplug until the guest
-     * sees the change, 0 if the appliance was not running).
+     * sees the change, 0 if the appliance was not running; {@code hotplugFailure} is why the running appliance's NICs
+     * could not be changed in place, so that it was restarted, or null).
      */
-    public record ApplyReport(boolean booted, long bootMs, boolean pushed, long configMs, long totalMs, long qemuPid, long hotplugMs) {}
+    public record ApplyReport(boolean booted, long bootMs, boolean pushed, long configMs, long totalMs, long qemuPid, long hotplugMs,
+            String hotplugFailure) {}
 
     private final CommandRunner runner;
     private final Path dir;
@@ -196,7 +199,7 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
                 FileTrees.delete(tdir);
             }
             light.applyTenant(t);
-            return new ApplyReport(false, 0, false, 0, (System.nanoTime() - start) / 1_000_000, -1, 0);
+            return new ApplyReport(false, 0, false, 0, (System.nanoTime() - start) / 1_000_000, -1, 0, null);
         }
         light.ensurePublicPeers(role.publicPeers());
         synchronized (locks.computeIfAbsent(t.tenantId(), k -> new Object())) {
@@ -222,10 +225,11 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             boolean booted = false;
             long bootMs = 0;
             long hotplugMs = 0;
+            String failure = null;
             Optional<Long> pid = vm.pid();
             if (pid.isPresent()) {
                 long h0 = System.nanoTime();
-                String failure = converge(t, vm, nics);
+                failure = converge(t, vm, nics);
                 hotplugMs = (System.nanoTime() - h0) / 1_000_000;
                 if (failure != null) {
                     log.warn("tenant {}: appliance NICs not hot-plugged ({}), restarting the appliance", t.tenantId(), failure);
@@ -271,7 +275,7 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             long totalMs = (System.nanoTime() - start) / 1_000_000;
             log.info("tenant {}: appliance network converged in {} ms (hot-plug {} ms, boot {} ms, config {} ms, pushed {})",
                     t.tenantId(), totalMs, hotplugMs, bootMs, configMs, pushed);
-            return new ApplyReport(booted, bootMs, pushed, configMs, totalMs, pid.orElse(-1L), hotplugMs);
+            return new ApplyReport(booted, bootMs, pushed, configMs, totalMs, pid.orElse(-1L), hotplugMs, failure);
         }
     }
 
@@ -333,7 +337,10 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             List<PluggedNic> remove = new ArrayList<>();
             for (PluggedNic p : plugged.values()) {
                 VmNic w = wanted.get(p.mac());
-                if (w == null || w.mtu() != p.mtu()) remove.add(p); // an MTU change replugs that NIC (host_mtu is fixed)
+                // An MTU change replugs the NIC rather than only pushing the new MTU to the guest: virtio-net caps the
+                // guest's MTU at the host_mtu the device was created with, and QEMU cannot change host_mtu on a
+                // plugged device, so a push alone would handle a decrease but never an increase.
+                if (w == null || w.mtu() != p.mtu()) remove.add(p);
             }
             List<VmNic> add = new ArrayList<>();
             for (VmNic w : nics) {
@@ -346,9 +353,13 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
             log.info("tenant {}: appliance NICs: hot-unplugging {}, hot-plugging {}", t.tenantId(),
                     remove.stream().map(PluggedNic::mac).toList(), add.stream().map(VmNic::mac).toList());
             for (PluggedNic p : remove) {
-                qmp.execute("device_del", Map.of("id", p.device()));
-                qmp.awaitEvent("DEVICE_DELETED", e -> p.device().equals(e.path("data").path("device").asText()), UNPLUG_TIMEOUT);
-                if (!p.netdev().isEmpty()) qmp.execute("netdev_del", Map.of("id", p.netdev()));
+                try {
+                    qmp.execute("device_del", Map.of("id", p.device()));
+                    qmp.awaitEvent("DEVICE_DELETED", e -> p.device().equals(e.path("data").path("device").asText()), UNPLUG_TIMEOUT);
+                    if (!p.netdev().isEmpty()) qmp.execute("netdev_del", Map.of("id", p.netdev()));
+                } catch (QmpException e) {
+                    throw new IllegalStateException("unplugging NIC " + p.mac() + " (device " + p.device() + "): " + e.getMessage(), e);
+                }
                 vm.record(plugged(qmp).values());
             }
             for (VmNic w : add) {
@@ -360,10 +371,15 @@ public final class ApplianceNetworkDriver implements NetworkDriver {
                 } catch (QmpException e) {
                     // normally there is none
                 }
-                qmp.execute("netdev_add", Map.of("type", "tap", "id", legNetdev(w.networkId()), "ifname", w.tap(), "script", "no",
-                        "downscript", "no"));
-                qmp.execute("device_add", Map.of("driver", "virtio-net-pci", "id", id, "netdev", legNetdev(w.networkId()), "mac", w.mac(),
-                        "host_mtu", w.mtu()));
+                try {
+                    qmp.execute("netdev_add", Map.of("type", "tap", "id", legNetdev(w.networkId()), "ifname", w.tap(), "script", "no",
+                            "downscript", "no"));
+                    qmp.execute("device_add", Map.of("driver", "virtio-net-pci", "id", id, "netdev", legNetdev(w.networkId()), "mac",
+                            w.mac(), "host_mtu", w.mtu()));
+                } catch (QmpException e) {
+                    throw new IllegalStateException("plugging the NIC of network " + w.networkId() + " (" + w.mac() + ", TAP " + w.tap()
+                            + "): " + e.getMessage(), e);
+                }
                 vm.record(plugged(qmp).values());
             }
             vm.awaitGuestNics(add.stream().map(VmNic::mac).toList(),

@@ -2,7 +2,16 @@ package io.enclave.agent.network.appliance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.enclave.agent.exec.CommandResult;
+import io.enclave.agent.qemu.QmpClient;
+import io.enclave.agent.qemu.QmpException;
+import io.enclave.agent.qemu.VmFiles;
 import io.enclave.core.host.VmNic;
 import io.enclave.core.network.Network;
 import io.enclave.core.network.Nic;
@@ -13,8 +22,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -22,11 +35,14 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.slf4j.LoggerFactory;
 
 /**
  * NIC hot-plug of the VM-appliance firewall with a real appliance (QEMU TCG, images/firewall, booted once for
  * the class): a network added to and removed from a running tenant changes the appliance's NICs without
- * restarting it, and a connection held open on the other network carries on. "VMs" and the external client
+ * restarting it, and a connection held open on the other network carries on; an MTU change replugs that network's
+ * NIC, also without a restart; a hot-plug step that fails restarts it (the last case, as it reboots the
+ * appliance). "VMs" and the external client
  * are namespaces, as in {@link ApplianceFirewallTest}. Everything is named {@link #PREFIX}... and removed in
  * {@link #tearDown}, whatever state a test left.
  */
@@ -54,6 +70,12 @@ class ApplianceHotplugTest {
 
     static TenantNetworking one() {
         return new TenantNetworking(TENANT, T_PUBLIC, List.of(NET_A), List.of(WEB), List.of(), List.of(), List.of(), List.of());
+    }
+
+    /** {@link #one()} with net-a at {@code mtu}. */
+    static TenantNetworking one(int mtu) {
+        Network a = new Network(NET_A.id(), NET_A.name(), NET_A.cidr(), NET_A.gateway(), mtu, NET_A.vni());
+        return new TenantNetworking(TENANT, T_PUBLIC, List.of(a), List.of(WEB), List.of(), List.of(), List.of(), List.of());
     }
 
     static TenantNetworking two() {
@@ -212,12 +234,124 @@ class ApplianceHotplugTest {
     }
 
     /**
+     * An MTU change of a network with the appliance running: that network's NIC is replugged with the new host_mtu
+     * (no restart); the bridge, the leg TAP, the VM ports and the guest's leg take the new MTU and dnsmasq hands it
+     * out. Down from 1450 to 1400, then up to 1500, above the host_mtu the appliance booted with (what a
+     * configuration push alone could not do: the guest cannot go above its device's host_mtu), then back to 1450.
+     */
+    @Test
+    @Order(3)
+    void anMtuChangeReplugsThatNetworksNicWithoutRestartingTheAppliance() throws Exception {
+        assertThat(pingDf(web, EXTERNAL, 1450)).as("before the change: a full-size packet of net-a").startsWith("reply");
+
+        ApplianceNetworkDriver.ApplyReport lowered = driver.apply(one(1400));
+        System.out.printf("appliance MTU change 1450 -> 1400: whole apply %d ms (NIC replug until the guest sees it %d ms, "
+                + "configuration %d ms)%n", lowered.totalMs(), lowered.hotplugMs(), lowered.configMs());
+        assertThat(lowered.booted()).isFalse();
+        assertThat(lowered.hotplugFailure()).isNull();
+        assertThat(lowered.qemuPid()).isEqualTo(pid);
+        assertThat(driver.appliancePid(TENANT)).contains(pid);
+        assertThat(lowered.pushed()).isTrue();
+        assertMtuOfNetA(1400);
+        // A VM that has not renewed its lease yet still sends 1450-byte frames: the host side of the network drops them.
+        assertThat(pingDf(web, EXTERNAL, 1450)).startsWith("no-reply");
+        // Its next lease carries the new MTU (option 26); the stand-in applies it as a guest's DHCP client would.
+        assertThat(dhcpMtu(web)).isEqualTo(1400);
+        lab.ok("ip", "-n", web, "link", "set", "eth0", "mtu", "1400");
+        assertThat(pingDf(web, NET_A.gateway(), 1400)).startsWith("reply");
+        assertThat(pingDf(web, EXTERNAL, 1400)).startsWith("reply");
+        assertThat(pingDf(web, EXTERNAL, 1401)).startsWith("too-big");
+        assertThat(lab.tool(web, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
+        assertThat(driver.apply(one(1400)).pushed()).as("converged: a second apply pushes nothing").isFalse();
+
+        ApplianceNetworkDriver.ApplyReport raised = driver.apply(one(1500));
+        System.out.printf("appliance MTU change 1400 -> 1500: whole apply %d ms (NIC replug %d ms)%n", raised.totalMs(),
+                raised.hotplugMs());
+        assertThat(raised.booted()).isFalse();
+        assertThat(raised.hotplugFailure()).isNull();
+        assertThat(raised.qemuPid()).isEqualTo(pid);
+        assertMtuOfNetA(1500);
+        assertThat(dhcpMtu(web)).isEqualTo(1500);
+        lab.ok("ip", "-n", web, "link", "set", "eth0", "mtu", "1500");
+        assertThat(pingDf(web, NET_A.gateway(), 1500)).startsWith("reply");
+        assertThat(pingDf(web, EXTERNAL, 1500)).startsWith("reply");
+        assertThat(pingDf(web, EXTERNAL, 1501)).startsWith("too-big");
+        assertThat(lab.tool(web, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
+
+        // Back to the default for the tests that follow.
+        ApplianceNetworkDriver.ApplyReport restored = driver.apply(one());
+        assertThat(restored.booted()).isFalse();
+        assertThat(restored.qemuPid()).isEqualTo(pid);
+        assertMtuOfNetA(1450);
+        lab.ok("ip", "-n", web, "link", "set", "eth0", "mtu", "1450");
+        assertThat(pingDf(web, EXTERNAL, 1450)).startsWith("reply");
+    }
+
+    /**
+     * The fallback with hot-plug on: a real hot-plug step fails (the appliance's PCI bus is full, filled over QMP
+     * with test devices, so QEMU refuses the new NIC's device_add: "PCI: no slot/function available"), the appliance
+     * is restarted with the new NIC set, the failure is logged and reported, and afterwards both the new and the old
+     * network work.
+     */
+    @Test
+    @Order(4)
+    void aFailedHotPlugRestartsTheApplianceAndBothNetworksWork() throws Exception {
+        ApplianceNetworkDriver.ApplyReport before = driver.apply(one());
+        assertThat(before.booted()).isFalse();
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(2);
+        String fullBus = fillPciBus();
+
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        Logger driverLog = (Logger) LoggerFactory.getLogger(ApplianceNetworkDriver.class);
+        driverLog.addAppender(logged);
+        ApplianceNetworkDriver.ApplyReport restarted;
+        try {
+            restarted = driver.apply(two());
+        } finally {
+            driverLog.detachAppender(logged);
+        }
+        System.out.printf("appliance hot-plug failed (%s): restart apply %d ms (boot %d ms)%n", restarted.hotplugFailure(),
+                restarted.totalMs(), restarted.bootMs());
+        assertThat(restarted.hotplugFailure()).contains("plugging the NIC of network net-b").contains("device_add").contains(fullBus);
+        assertThat(logged.list).anySatisfy(e -> {
+            assertThat(e.getLevel()).isEqualTo(Level.WARN);
+            assertThat(e.getFormattedMessage()).contains("restarting the appliance").contains(fullBus);
+        });
+        assertThat(restarted.booted()).isTrue();
+        assertThat(restarted.qemuPid()).isNotEqualTo(pid);
+        assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive)).as("the old appliance QEMU").isNotEqualTo(Optional.of(true));
+        assertThat(driver.appliancePid(TENANT)).contains(restarted.qemuPid());
+        pid = restarted.qemuPid();
+        assertThat(driver.applianceNicMacs(TENANT)).hasSize(3).contains(nicMac(two(), "net-b"));
+
+        // The new network: lease, gateway, SNAT.
+        String back = lab.vm(driver, driver.names(), two(), "vm-3", false);
+        CommandResult dhcp = lab.in(back, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-s", "/bin/true");
+        assertThat(dhcp.stdout() + dhcp.stderr()).contains("lease of 10.0.1.10 obtained");
+        lab.ok("ip", "-n", back, "addr", "add", "10.0.1.10/24", "dev", "eth0");
+        lab.ok("ip", "-n", back, "route", "add", "default", "via", "10.0.1.1");
+        assertThat(lab.in(back, "busybox", "ping", "-c", "1", "-W", "3", "10.0.1.1").ok()).isTrue();
+        assertThat(lab.tool(back, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
+        // The old one.
+        CommandResult webDhcp = lab.in(web, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-s", "/bin/true");
+        assertThat(webDhcp.stdout() + webDhcp.stderr()).contains("lease of 10.0.0.10 obtained");
+        assertThat(lab.in(web, "busybox", "ping", "-c", "1", "-W", "3", NET_A.gateway()).ok()).isTrue();
+        assertThat(lab.tool(web, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
+
+        ApplianceNetworkDriver.ApplyReport again = driver.apply(two());
+        assertThat(again.booted()).isFalse();
+        assertThat(again.pushed()).isFalse();
+        assertThat(driver.apply(one()).booted()).as("back to one network by unplug on the restarted appliance").isFalse();
+    }
+
+    /**
      * Figures for docs/benchmarks.md: the apply that adds a network, hot-plug against the restart it replaces
      * (the same driver with hot-plug off), {@code -Denclave.test.hotplugRuns} of each, interleaved. A benchmark,
      * not part of the suite: run by bench/appliance-hotplug.sh.
      */
     @Test
-    @Order(3)
+    @Order(5)
     void measuresAddingANetworkHotPlugAgainstRestart() throws Exception {
         Integer runs = Integer.getInteger("enclave.test.hotplugRuns");
         org.junit.jupiter.api.Assumptions.assumeTrue(runs != null, "benchmark: bench/appliance-hotplug.sh");
@@ -265,6 +399,71 @@ class ApplianceHotplugTest {
 
     String nicMac(TenantNetworking t, String networkId) {
         return driver.layout(t, PUBLIC).stream().filter(n -> n.networkId().equals(networkId)).findFirst().orElseThrow().mac();
+    }
+
+    /**
+     * Fills the running appliance's PCI root bus with test devices over QMP until QEMU refuses one; returns QEMU's
+     * refusal (the error the driver's device_add of a NIC then gets too). The devices go with the appliance's restart.
+     */
+    String fillPciBus() {
+        try (QmpClient.Session qmp = new QmpClient(new VmFiles(lab.dir.resolve("net/tenants").resolve(TENANT).resolve("appliance"))
+                .qmpSocket()).session()) {
+            for (int i = 0; i < 32; i++) {
+                try {
+                    qmp.execute("device_add", Map.of("driver", "pci-testdev", "id", PREFIX + "fill" + i));
+                } catch (QmpException e) {
+                    assertThat(i).as("test devices plugged before the bus was full").isPositive();
+                    assertThat(e.getMessage()).contains("no slot");
+                    String m = e.getMessage();
+                    return m.substring(m.indexOf("PCI:"), m.indexOf(" for ", m.indexOf("PCI:"))); // without the device's name
+                }
+            }
+        }
+        throw new AssertionError("32 test devices fitted on the appliance's PCI bus: it never filled up");
+    }
+
+    /** net-a's MTU in QEMU (the leg's host_mtu), in the guest (the leg's interface) and on the host (bridge, leg TAP, VM port). */
+    void assertMtuOfNetA(int mtu) throws Exception {
+        try (QmpClient.Session qmp = new QmpClient(new VmFiles(lab.dir.resolve("net/tenants").resolve(TENANT).resolve("appliance"))
+                .qmpSocket()).session()) {
+            assertThat(qmp.execute("qom-get", Map.of("path", "/machine/peripheral/" + ApplianceNetworkDriver.legDevice("net-a"),
+                    "property", "host_mtu")).asInt()).as("host_mtu of net-a's NIC").isEqualTo(mtu);
+        }
+        String mac = nicMac(one(), "net-a");
+        String guest = driver.applianceAgent(TENANT).exec(List.of("/bin/sh", "-c",
+                "for d in /sys/class/net/*; do echo \"$(cat $d/address) $(cat $d/mtu)\"; done"), T).stdout();
+        assertThat(guest.lines()).as("guest interfaces (MAC MTU)").contains(mac + " " + mtu);
+
+        String tns = driver.names().tenantNamespace(TENANT);
+        Map<String, JsonNode> links = new HashMap<>();
+        for (JsonNode l : new ObjectMapper().readTree(lab.ok("ip", "-n", tns, "-j", "link", "show").stdout())) {
+            links.put(l.path("ifname").asText(), l);
+        }
+        String bridge = driver.names().networkBridge("net-a");
+        assertThat(links.get(bridge).path("mtu").asInt()).as("bridge").isEqualTo(mtu);
+        JsonNode leg = links.get(driver.legTap("net-a"));
+        assertThat(leg.path("mtu").asInt()).as("appliance leg TAP").isEqualTo(mtu);
+        assertThat(leg.path("master").asText()).isEqualTo(bridge);
+        assertThat(links.get(driver.names().tap("vm-1", "net-a")).path("mtu").asInt()).as("VM port").isEqualTo(mtu);
+    }
+
+    /** An ICMP echo of {@code bytes} bytes with DF set from {@code ns} (nettool ping-df: "reply", "too-big" or "no-reply"). */
+    String pingDf(String ns, String host, int bytes) {
+        return lab.tool(ns, "ping-df", host, Integer.toString(bytes), "3").stdout().strip();
+    }
+
+    /** A DHCP exchange from {@code ns}'s eth0 asking for option 26; the MTU the lease carries. */
+    int dhcpMtu(String ns) throws Exception {
+        Path script = lab.dir.resolve("udhcpc-mtu.sh");
+        if (!Files.exists(script)) {
+            Files.writeString(script, "#!/bin/sh\n[ \"$1\" = bound ] && echo \"dhcp-mtu=$mtu\"\nexit 0\n");
+            script.toFile().setExecutable(true);
+        }
+        CommandResult r = lab.in(ns, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-O", "mtu",
+                "-s", script.toString());
+        Matcher m = Pattern.compile("dhcp-mtu=(\\d+)").matcher(r.stdout());
+        if (!m.find()) throw new AssertionError("no MTU in the DHCP lease: " + r.stdout() + r.stderr());
+        return Integer.parseInt(m.group(1));
     }
 
     String guestMacs() {
