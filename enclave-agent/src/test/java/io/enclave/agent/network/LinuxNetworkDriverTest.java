@@ -86,6 +86,48 @@ class LinuxNetworkDriverTest {
         assertThat(lab.driver.ruleCounters("ent3-ta").get("default:egress-allow").packets()).isGreaterThanOrEqualTo(2);
     }
 
+    /**
+     * A network's MTU change on the light firewall: the bridge, the gateway port, the firewall's leg and the VM
+     * ports take it at once, dnsmasq hands out the new MTU, and full-size packets at the new MTU pass both ways
+     * through the firewall while a VM still at the old MTU has its larger frames dropped at its port.
+     */
+    @Test
+    void anMtuChangeReachesEveryPortAndTheLeases() throws Exception {
+        TenantNetworking t = tenantB(List.of());
+        lab.apply(t);
+        String web = lab.vm(t, "vm-b1", false);
+        assertThat(lab.dhcpMtu(web)).isEqualTo(1450);
+        lab.address(web, t, "vm-b1");
+        String ext = lab.external(EXTERNAL);
+        lab.background(ext, "serve", "9000", "ext");
+        assertThat(lab.pingDf(web, EXTERNAL, 1450)).startsWith("reply");
+
+        Network lowered = new Network("net-b", "front", "10.0.0.0/24", "10.0.0.1", 1400, null);
+        TenantNetworking changed = new TenantNetworking(t.tenantId(), t.publicIp(), List.of(lowered), t.nics(), List.of(),
+                List.of(), List.of(), List.of());
+        lab.apply(changed);
+
+        NetNames n = lab.driver.names();
+        assertThat(mtu(n.tenantNamespace(t.tenantId()), n.networkBridge("net-b"))).as("bridge").isEqualTo(1400);
+        assertThat(mtu(n.tenantNamespace(t.tenantId()), n.gatewayPort("net-b"))).as("gateway port").isEqualTo(1400);
+        assertThat(mtu(n.tenantNamespace(t.tenantId()), n.tap("vm-b1", "net-b"))).as("VM port").isEqualTo(1400);
+        assertThat(mtu(n.firewallNamespace(t.tenantId()), n.firewallLeg("net-b"))).as("firewall leg").isEqualTo(1400);
+        assertThat(mtu(n.firewallNamespace(t.tenantId()), n.firewallWan())).as("public side unchanged").isEqualTo(1500);
+        // A VM that has not renewed its lease still sends 1450-byte frames: its port drops them.
+        assertThat(lab.pingDf(web, EXTERNAL, 1450)).startsWith("no-reply");
+        assertThat(lab.dhcpMtu(web)).as("the next lease carries the new MTU").isEqualTo(1400);
+        lab.ok("ip", "-n", web, "link", "set", "eth0", "mtu", "1400");
+        assertThat(lab.pingDf(web, "10.0.0.1", 1400)).startsWith("reply");
+        assertThat(lab.pingDf(web, EXTERNAL, 1400)).startsWith("reply");
+        assertThat(lab.pingDf(web, EXTERNAL, 1401)).startsWith("too-big");
+        assertThat(lab.tool(web, "connect", EXTERNAL, "9000", "3").stdout()).contains("ext from-peer=" + B_PUBLIC);
+    }
+
+    private int mtu(String ns, String link) throws Exception {
+        return new com.fasterxml.jackson.databind.ObjectMapper().readTree(lab.ok("ip", "-n", ns, "-j", "link", "show", link).stdout())
+                .get(0).path("mtu").asInt();
+    }
+
     @Test
     void outsideReachesVmsOnlyThroughForwardsAndOneToOneAddresses() throws Exception {
         TenantNetworking a = tenantA();

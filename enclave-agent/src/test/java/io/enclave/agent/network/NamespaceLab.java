@@ -19,6 +19,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * What the network test labs share: a temp directory with nettool, namespaces standing in for VMs (a veth
@@ -143,6 +145,25 @@ public abstract class NamespaceLab implements AutoCloseable {
     public String dhcp(String ns) {
         CommandResult r = in(ns, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", "/bin/true");
         return r.stdout() + r.stderr();
+    }
+
+    /** An ICMP echo of {@code bytes} bytes with DF set from {@code ns} (nettool ping-df: "reply", "too-big" or "no-reply"). */
+    public String pingDf(String ns, String host, int bytes) {
+        return tool(ns, "ping-df", host, Integer.toString(bytes), "3").stdout().strip();
+    }
+
+    /** A DHCP exchange from {@code ns}'s eth0 asking for option 26; the MTU the lease carries. */
+    public int dhcpMtu(String ns) throws IOException {
+        Path script = dir.resolve("udhcpc-mtu.sh");
+        if (!Files.exists(script)) {
+            Files.writeString(script, "#!/bin/sh\n[ \"$1\" = bound ] && echo \"dhcp-mtu=$mtu\"\nexit 0\n");
+            script.toFile().setExecutable(true);
+        }
+        CommandResult r = in(ns, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-O", "mtu",
+                "-s", script.toString());
+        Matcher m = Pattern.compile("dhcp-mtu=(\\d+)").matcher(r.stdout());
+        if (!m.find()) throw new AssertionError("no MTU in the DHCP lease: " + r.stdout() + r.stderr());
+        return Integer.parseInt(m.group(1));
     }
 
     public boolean ping(String ns, String ip) {

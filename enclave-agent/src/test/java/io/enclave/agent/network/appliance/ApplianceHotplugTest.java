@@ -26,8 +26,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -242,7 +240,7 @@ class ApplianceHotplugTest {
     @Test
     @Order(3)
     void anMtuChangeReplugsThatNetworksNicWithoutRestartingTheAppliance() throws Exception {
-        assertThat(pingDf(web, EXTERNAL, 1450)).as("before the change: a full-size packet of net-a").startsWith("reply");
+        assertThat(lab.pingDf(web, EXTERNAL, 1450)).as("before the change: a full-size packet of net-a").startsWith("reply");
 
         ApplianceNetworkDriver.ApplyReport lowered = driver.apply(one(1400));
         System.out.printf("appliance MTU change 1450 -> 1400: whole apply %d ms (NIC replug until the guest sees it %d ms, "
@@ -254,13 +252,13 @@ class ApplianceHotplugTest {
         assertThat(lowered.pushed()).isTrue();
         assertMtuOfNetA(1400);
         // A VM that has not renewed its lease yet still sends 1450-byte frames: the host side of the network drops them.
-        assertThat(pingDf(web, EXTERNAL, 1450)).startsWith("no-reply");
+        assertThat(lab.pingDf(web, EXTERNAL, 1450)).startsWith("no-reply");
         // Its next lease carries the new MTU (option 26); the stand-in applies it as a guest's DHCP client would.
-        assertThat(dhcpMtu(web)).isEqualTo(1400);
+        assertThat(lab.dhcpMtu(web)).isEqualTo(1400);
         lab.ok("ip", "-n", web, "link", "set", "eth0", "mtu", "1400");
-        assertThat(pingDf(web, NET_A.gateway(), 1400)).startsWith("reply");
-        assertThat(pingDf(web, EXTERNAL, 1400)).startsWith("reply");
-        assertThat(pingDf(web, EXTERNAL, 1401)).startsWith("too-big");
+        assertThat(lab.pingDf(web, NET_A.gateway(), 1400)).startsWith("reply");
+        assertThat(lab.pingDf(web, EXTERNAL, 1400)).startsWith("reply");
+        assertThat(lab.pingDf(web, EXTERNAL, 1401)).startsWith("too-big");
         assertThat(lab.tool(web, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
         assertThat(driver.apply(one(1400)).pushed()).as("converged: a second apply pushes nothing").isFalse();
 
@@ -271,11 +269,11 @@ class ApplianceHotplugTest {
         assertThat(raised.hotplugFailure()).isNull();
         assertThat(raised.qemuPid()).isEqualTo(pid);
         assertMtuOfNetA(1500);
-        assertThat(dhcpMtu(web)).isEqualTo(1500);
+        assertThat(lab.dhcpMtu(web)).isEqualTo(1500);
         lab.ok("ip", "-n", web, "link", "set", "eth0", "mtu", "1500");
-        assertThat(pingDf(web, NET_A.gateway(), 1500)).startsWith("reply");
-        assertThat(pingDf(web, EXTERNAL, 1500)).startsWith("reply");
-        assertThat(pingDf(web, EXTERNAL, 1501)).startsWith("too-big");
+        assertThat(lab.pingDf(web, NET_A.gateway(), 1500)).startsWith("reply");
+        assertThat(lab.pingDf(web, EXTERNAL, 1500)).startsWith("reply");
+        assertThat(lab.pingDf(web, EXTERNAL, 1501)).startsWith("too-big");
         assertThat(lab.tool(web, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
 
         // Back to the default for the tests that follow.
@@ -284,7 +282,7 @@ class ApplianceHotplugTest {
         assertThat(restored.qemuPid()).isEqualTo(pid);
         assertMtuOfNetA(1450);
         lab.ok("ip", "-n", web, "link", "set", "eth0", "mtu", "1450");
-        assertThat(pingDf(web, EXTERNAL, 1450)).startsWith("reply");
+        assertThat(lab.pingDf(web, EXTERNAL, 1450)).startsWith("reply");
     }
 
     /**
@@ -445,25 +443,6 @@ class ApplianceHotplugTest {
         assertThat(leg.path("mtu").asInt()).as("appliance leg TAP").isEqualTo(mtu);
         assertThat(leg.path("master").asText()).isEqualTo(bridge);
         assertThat(links.get(driver.names().tap("vm-1", "net-a")).path("mtu").asInt()).as("VM port").isEqualTo(mtu);
-    }
-
-    /** An ICMP echo of {@code bytes} bytes with DF set from {@code ns} (nettool ping-df: "reply", "too-big" or "no-reply"). */
-    String pingDf(String ns, String host, int bytes) {
-        return lab.tool(ns, "ping-df", host, Integer.toString(bytes), "3").stdout().strip();
-    }
-
-    /** A DHCP exchange from {@code ns}'s eth0 asking for option 26; the MTU the lease carries. */
-    int dhcpMtu(String ns) throws Exception {
-        Path script = lab.dir.resolve("udhcpc-mtu.sh");
-        if (!Files.exists(script)) {
-            Files.writeString(script, "#!/bin/sh\n[ \"$1\" = bound ] && echo \"dhcp-mtu=$mtu\"\nexit 0\n");
-            script.toFile().setExecutable(true);
-        }
-        CommandResult r = lab.in(ns, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-O", "mtu",
-                "-s", script.toString());
-        Matcher m = Pattern.compile("dhcp-mtu=(\\d+)").matcher(r.stdout());
-        if (!m.find()) throw new AssertionError("no MTU in the DHCP lease: " + r.stdout() + r.stderr());
-        return Integer.parseInt(m.group(1));
     }
 
     String guestMacs() {
