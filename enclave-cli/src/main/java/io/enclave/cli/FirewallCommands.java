@@ -31,6 +31,22 @@ final class FirewallCommands {
         String tenantId;
     }
 
+    /** What an ingress or egress rule matches besides the address: protocol and ports. */
+    static final class TrafficOption {
+        @Option(names = "--protocol", required = true, paramLabel = "P", description = "tcp, udp, icmp or any.")
+        Protocol protocol;
+        @Option(names = "--ports", paramLabel = "FROM[-TO]", description = "Port or port range (tcp and udp only).")
+        String ports;
+
+        /** A rule's body with protocol and ports filled in. */
+        Map<String, Object> body() {
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("protocol", protocol.name());
+            putPorts(body, ports);
+            return body;
+        }
+    }
+
     @Command(name = "show", description = "Show the firewall: public address, form, phase, and its rules with hit counters.")
     static final class Show implements Callable<Integer> {
         private final Session session;
@@ -54,10 +70,7 @@ final class FirewallCommands {
     static final class Allow implements Callable<Integer> {
         private final Session session;
 
-        @Option(names = "--protocol", required = true, paramLabel = "P", description = "tcp, udp, icmp or any.")
-        Protocol protocol;
-        @Option(names = "--ports", paramLabel = "FROM[-TO]", description = "Port or port range (tcp and udp only).")
-        String ports;
+        @Mixin TrafficOption traffic;
         @Option(names = "--source", paramLabel = "CIDR", description = "Only from this network (default: anywhere).")
         String source;
         @Mixin TenantOption tenant;
@@ -68,9 +81,7 @@ final class FirewallCommands {
 
         @Override
         public Integer call() {
-            Map<String, Object> body = new LinkedHashMap<>();
-            body.put("protocol", protocol.name());
-            putPorts(body, ports);
+            Map<String, Object> body = traffic.body();
             if (source != null) body.put("sourceCidr", source);
             return add(session, "/firewall/ingress", body, tenant);
         }
@@ -81,10 +92,7 @@ final class FirewallCommands {
     static final class Egress implements Callable<Integer> {
         private final Session session;
 
-        @Option(names = "--protocol", required = true, paramLabel = "P", description = "tcp, udp, icmp or any.")
-        Protocol protocol;
-        @Option(names = "--ports", paramLabel = "FROM[-TO]", description = "Port or port range (tcp and udp only).")
-        String ports;
+        @Mixin TrafficOption traffic;
         @Option(names = "--destination", paramLabel = "CIDR", description = "Only to this network (default: anywhere).")
         String destination;
         @Mixin TenantOption tenant;
@@ -95,9 +103,7 @@ final class FirewallCommands {
 
         @Override
         public Integer call() {
-            Map<String, Object> body = new LinkedHashMap<>();
-            body.put("protocol", protocol.name());
-            putPorts(body, ports);
+            Map<String, Object> body = traffic.body();
             if (destination != null) body.put("destinationCidr", destination);
             return add(session, "/firewall/egress", body, tenant);
         }
