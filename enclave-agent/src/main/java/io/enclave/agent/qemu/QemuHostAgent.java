@@ -25,6 +25,7 @@ import io.enclave.core.host.HostInfo;
 import io.enclave.core.host.MigrationProgress;
 import io.enclave.core.host.MigrationTarget;
 import io.enclave.agent.migration.IncomingMigration;
+import io.enclave.agent.migration.MigrationPortRange;
 import io.enclave.agent.migration.OutgoingMigration;
 import io.enclave.core.host.RuntimeState;
 import io.enclave.core.host.VmRuntimeSpec;
@@ -68,6 +69,7 @@ public final class QemuHostAgent implements HostAgent {
     /** Live migrations this agent runs: relays and the driving thread exist only in memory. */
     private final Map<String, IncomingMigration> incoming = new ConcurrentHashMap<>();
     private final Map<String, OutgoingMigration> outgoing = new ConcurrentHashMap<>();
+    private final MigrationPortRange migrationPorts;
 
     public QemuHostAgent(HostInfo info, Path vmsDir, CommandRunner runner, Accelerator accelerator, String qemuBinary) {
         this(info, vmsDir, runner, accelerator, qemuBinary, null);
@@ -85,7 +87,18 @@ public final class QemuHostAgent implements HostAgent {
      */
     public QemuHostAgent(HostInfo info, Path vmsDir, CommandRunner runner, Accelerator accelerator, String qemuBinary,
             NetworkDriver network, StorageDriver storage) {
+        this(info, vmsDir, runner, accelerator, qemuBinary, network, storage, MigrationPortRange.DEFAULT);
+    }
+
+    /**
+     * @param network the host's network driver; null for a host without tenant networking
+     * @param storage the host's storage driver; null for a host without storage devices
+     * @param migrationPorts the TCP ports incoming migrations' relays listen on
+     */
+    public QemuHostAgent(HostInfo info, Path vmsDir, CommandRunner runner, Accelerator accelerator, String qemuBinary,
+            NetworkDriver network, StorageDriver storage, MigrationPortRange migrationPorts) {
         this.network = network;
+        this.migrationPorts = migrationPorts;
         this.storage = storage;
         this.info = info;
         this.vmsDir = vmsDir;
@@ -100,6 +113,7 @@ public final class QemuHostAgent implements HostAgent {
         if (vmsDir.toAbsolutePath().toString().length() + 16 > VmFiles.MAX_DIR_LENGTH) {
             throw new IllegalStateException("data directory path " + vmsDir + " is too long for QEMU's unix sockets");
         }
+        migrationPorts.ephemeralOverlapWarning(MigrationPortRange.EPHEMERAL_RANGE_FILE).ifPresent(log::warn);
         long running = listVms().stream().filter(id -> status(id).processAlive()).count();
         log.info("host agent on {} ({}): {} VMs on disk, {} running QEMU processes adopted", info.name(),
                 accelerator, listVms().size(), running);
@@ -403,7 +417,7 @@ public final class QemuHostAgent implements HostAgent {
             boolean alive = alivePid(files).isPresent();
             if (alive && IncomingMigration.recorded(files)) {
                 // this agent restarted while its QEMU waited: relays again, on the same ports
-                IncomingMigration reopened = IncomingMigration.reopen(vmId, files);
+                IncomingMigration reopened = IncomingMigration.reopen(vmId, files, migrationPorts);
                 incoming.put(vmId, reopened);
                 return reopened.target();
             }
@@ -433,7 +447,7 @@ public final class QemuHostAgent implements HostAgent {
                 if (copyStorage) createDisk(spec);
                 rememberDisk(spec, files);
                 launch(spec, files, List.of("-incoming", "defer"));
-                IncomingMigration prepared = IncomingMigration.open(vmId, files, copyStorage, listenAddress);
+                IncomingMigration prepared = IncomingMigration.open(vmId, files, copyStorage, listenAddress, migrationPorts);
                 incoming.put(vmId, prepared);
                 log.info("vm {} (tenant {}): waiting for its incoming migration on {}, {} storage", vmId, spec.tenantId(),
                         prepared.target(), copyStorage ? "copied" : "shared");
