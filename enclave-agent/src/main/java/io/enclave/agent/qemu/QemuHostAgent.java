@@ -25,6 +25,7 @@ import io.enclave.core.host.HostInfo;
 import io.enclave.core.host.MigrationProgress;
 import io.enclave.core.host.MigrationTarget;
 import io.enclave.agent.migration.IncomingMigration;
+import io.enclave.agent.migration.LeftoverMigration;
 import io.enclave.agent.migration.MigrationPortRange;
 import io.enclave.agent.migration.OutgoingMigration;
 import io.enclave.core.host.RuntimeState;
@@ -480,6 +481,10 @@ public final class QemuHostAgent implements HostAgent {
             }
             VmFiles files = files(vmId);
             VmRuntimeStatus st = status(vmId);
+            if (current == null && st.processAlive()) {
+                // a migration an earlier process of this agent started: its mirror job and node would refuse a new one
+                LeftoverMigration.clearMirror(vmId, new QmpClient(files.qmpSocket()));
+            }
             if (st.state() != RuntimeState.RUNNING) {
                 throw new EnclaveException.Conflict("vm " + vmId + " is not running on host " + info.id() + " (state "
                         + st.state() + "): only a running VM migrates live");
@@ -512,17 +517,57 @@ public final class QemuHostAgent implements HostAgent {
     @Override
     public MigrationProgress migrationProgress(String vmId) {
         OutgoingMigration m = outgoing.get(vmId);
-        if (m == null) throw new EnclaveException.Conflict("vm " + vmId + " has no migration on host " + info.id());
-        return m.progress();
+        if (m != null) return m.progress();
+        return leftoverMigration(vmId).orElseThrow(
+                () -> new EnclaveException.Conflict("vm " + vmId + " has no migration on host " + info.id()));
+    }
+
+    /** What the VM's QEMU shows of a migration an earlier process of this agent started (see LeftoverMigration). */
+    private Optional<MigrationProgress> leftoverMigration(String vmId) {
+        synchronized (lock(vmId)) {
+            if (outgoing.containsKey(vmId)) return Optional.of(outgoing.get(vmId).progress());
+            VmFiles files = files(vmId);
+            if (alivePid(files).isEmpty() || IncomingMigration.recorded(files)) return Optional.empty();
+            return LeftoverMigration.find(vmId, files);
+        }
     }
 
     @Override
     public void cancelMigration(String vmId) {
         OutgoingMigration m = outgoing.get(vmId);
-        if (m == null) throw new EnclaveException.Conflict("vm " + vmId + " has no migration on host " + info.id());
+        if (m == null) {
+            cancelLeftoverMigration(vmId);
+            return;
+        }
         MigrationProgress p = m.cancel(Duration.ofSeconds(60));
         log.info("vm {}: migration to {} cancelled ({}); the VM stays on host {}", vmId, m.target().address(), p.status(),
                 info.id());
+    }
+
+    /**
+     * Cancels a migration an earlier process of this agent started: one still sending is cancelled in QEMU; one
+     * that failed is over already (its mirror leftovers removed); one that completed cannot be undone here.
+     */
+    private void cancelLeftoverMigration(String vmId) {
+        MigrationProgress p = leftoverMigration(vmId).orElseThrow(
+                () -> new EnclaveException.Conflict("vm " + vmId + " has no migration on host " + info.id()));
+        if (MigrationProgress.COMPLETED.equals(p.status())) {
+            throw new EnclaveException.Conflict("the migration of vm " + vmId + " has already completed: the VM left host "
+                    + info.id());
+        }
+        if (MigrationProgress.ACTIVE.equals(p.status())) {
+            QmpClient qmp = new QmpClient(files(vmId).qmpSocket());
+            qmp.execute("migrate_cancel");
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (!(p = leftoverMigration(vmId).orElseThrow()).finished()) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("vm " + vmId + ": the migration did not stop within 60 s of migrate_cancel");
+                }
+                sleep(Duration.ofMillis(20));
+            }
+        }
+        log.info("vm {}: migration started by the previous agent process ended ({}{}); the VM stays on host {}", vmId,
+                p.status(), p.error() == null ? "" : ": " + p.error(), info.id());
     }
 
     @Override
