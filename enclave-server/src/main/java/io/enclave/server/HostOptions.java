@@ -1,6 +1,7 @@
 package io.enclave.server;
 
 import io.enclave.agent.exec.ProcessCommandRunner;
+import io.enclave.agent.migration.MigrationPortRange;
 import io.enclave.agent.network.FirewallFormsDriver;
 import io.enclave.agent.network.LinuxNetworkDriver;
 import io.enclave.agent.network.Underlay;
@@ -47,6 +48,12 @@ public final class HostOptions {
     @Option(names = "--shared-storage", defaultValue = "${ENCLAVE_SHARED_STORAGE:-}",
             description = "NAME=PATH: storage this host shares with others (same NAME everywhere), mounted at PATH")
     String sharedStorage;
+
+    @Option(names = "--migration-ports", defaultValue = "${ENCLAVE_MIGRATION_PORTS:-61000-61999}",
+            description = "FIRST-LAST: TCP ports the relays of incoming live migrations listen on, the first free one"
+                    + " each; keep them outside the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range)."
+                    + " Default: ${DEFAULT-VALUE}")
+    String migrationPorts;
 
     @Option(names = "--simulated-hosts", defaultValue = "1",
             description = "With --host-driver simulator: how many simulated hosts (SIMULATOR: control-plane scale tests only)")
@@ -97,8 +104,9 @@ public final class HostOptions {
                     case "tcg" -> Accelerator.TCG;
                     default -> AcceleratorProbe.probe(runner, "qemu-system-x86_64");
                 };
+                MigrationPortRange ports = migrationPortRange();
                 yield new QemuHostAgent(QemuHostAgent.localHostInfo(hostId, hostName, a), dataDir.resolve("vms"), runner,
-                        a, "qemu-system-x86_64", networkDriver(runner, dataDir), new QemuStorageDriver(runner));
+                        a, "qemu-system-x86_64", networkDriver(runner, dataDir), new QemuStorageDriver(runner), ports);
             }
             // One large simulated host, so that control-plane scale runs are not limited by this machine; or
             // several of a common server's size, for placement runs.
@@ -107,6 +115,15 @@ public final class HostOptions {
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "--host-driver must be qemu or simulator, got '" + hostDriver + "'");
         };
+    }
+
+    /** The parsed --migration-ports; a bad value is a usage error naming the option. */
+    public MigrationPortRange migrationPortRange() {
+        try {
+            return MigrationPortRange.parse(migrationPorts);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--migration-ports: " + e.getMessage());
+        }
     }
 
     /** Both firewall forms; the VM-appliance form only where its image has been built. */

@@ -280,6 +280,75 @@ class MultiHostMigrationTest {
 
     @Test
     @Order(6)
+    void aSourceAgentRestartDuringAMigrationEndsItVisiblyWithExactlyOneCopyOfTheVm() {
+        // The source's agent dies while the disk (copied storage) or the memory (shared storage) is being sent,
+        // its relays with it, and comes back; its QEMU runs on. The operation must end (either way), one QEMU of
+        // the VM be left, nothing on the other host, and the VM move again (no mirror job or NBD node left over).
+        restartSourceAgentDuringMigration(mover, "/tmp/counter");
+        shell(t, ha, "(i=0; while :; do i=$((i+1)); echo $i > /tmp/ha-counter; sleep 0.1; done) >/dev/null 2>&1 &");
+        restartSourceAgentDuringMigration(ha, "/tmp/ha-counter");
+    }
+
+    private static void restartSourceAgentDuringMigration(String vmId, String counterFile) {
+        awaitGuestReady(t, vmId);
+        int counterBefore = counter(vmId, counterFile);
+        DataCentre.Host from = hostOf(vmId);
+        DataCentre.Host to = other(from);
+        long sourcePid = qemuPid(from, vmId);
+        Response r = dc.admin.post("/v1/vms/" + vmId + "/migrate", Map.of("hostId", to.id()));
+        assertThat(r.status()).as(r.toString()).isEqualTo(202);
+        String opId = r.get("id").asText();
+        // once the source reports progress (mirror or RAM under way), not while startMigration is still being called
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        String phaseAtKill = "";
+        while (System.nanoTime() < deadline && !phaseAtKill.contains("MiB sent")) {
+            JsonNode now = dc.admin.get("/v1/operations/" + opId).json();
+            phaseAtKill = now.get("message").asText();
+            assertThat(now.get("status").asText()).as("still running: %s", now).isEqualTo("running");
+            InProcessEnclave.sleep(20);
+        }
+        from.killAgent();
+        from.startAgent();
+
+        JsonNode op = awaitOperation(dc.admin, opId, Duration.ofMinutes(3));
+        String message = op.get("message").asText() + " / " + op.path("error").asText();
+        DataCentre.Host where = hostOf(vmId);
+        assertThat(where).as("killed at '%s'; op %s: %s", phaseAtKill, op.get("status"), message)
+                .isEqualTo(op.get("status").asText().equals("succeeded") ? to : from);
+        if (where == from) {
+            assertThat(op.path("error").asText()).as("a failed migration says why").contains("restarted during the migration");
+            assertThat(qemuPid(from, vmId)).as("the same QEMU, re-adopted by the restarted agent").isEqualTo(sourcePid);
+        }
+        assertThat(runningQemus(vmId)).as("exactly one QEMU of the VM (%s)", message).hasSize(1);
+        DataCentre.Host left = other(where);
+        assertThat(SH.run(List.of("pgrep", "-f", "qemu-system.*" + left.dataDir + "/vms/" + vmId), Duration.ofSeconds(5))
+                .stdout()).as("no QEMU of the VM on the other host").isBlank();
+        assertThat(Files.exists(left.dataDir.resolve("vms").resolve(vmId))).as("nothing of it on the other host").isFalse();
+        for (DataCentre.Host h : dc.hosts()) {
+            assertThat(migrationListeners(h)).as("no migration relay left listening on host %d", h.index).isEmpty();
+        }
+        awaitGuestReady(t, vmId);
+        int counterAfter = counter(vmId, counterFile);
+        assertThat(counterAfter).as("the same guest, still counting").isGreaterThan(counterBefore);
+
+        JsonNode again = migrate(vmId, Map.of());
+        assertThat(again.get("status").asText()).as("migrates again: %s", again).isEqualTo("succeeded");
+        assertThat(runningQemus(vmId)).hasSize(1);
+        awaitGuestReady(t, vmId);
+        assertThat(counter(vmId, counterFile)).as("still the same guest").isGreaterThan(counterAfter);
+    }
+
+    static int counter(String vmId, String file) {
+        return Integer.parseInt(shell(t, vmId, "cat " + file).get("stdout").asText().strip());
+    }
+
+    /** TCP listeners in the host's namespace on the agents' default migration ports (61000-61999). */
+    static List<String> migrationListeners(DataCentre.Host host) {
+        return host.exec("ss", "-ltnH").stdout().lines().filter(l -> l.matches(".*:61\\d\\d\\d\\s.*")).toList();
+    }
+
+    @Test
+    @Order(7)
     void whenAHostDiesItsHighlyAvailableVmRestartsElsewhereAndNeverRunsTwice() {
         DataCentre.Host dying = hostOf(ha);
         DataCentre.Host survivor = other(dying);
@@ -314,7 +383,7 @@ class MultiHostMigrationTest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void aHostCutOffFencesItselfBeforeItsHaVmIsRestartedElsewhere() {
         DataCentre.Host cutOff = hostOf(ha);
         DataCentre.Host survivor = other(cutOff);

@@ -8,7 +8,6 @@ import io.enclave.core.host.MigrationTarget;
 import io.enclave.tls.Pem;
 import io.enclave.tls.TlsIdentity;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -96,8 +95,9 @@ public final class IncomingMigration implements AutoCloseable {
         this.relays = relays;
     }
 
-    /** Tells the waiting QEMU where to listen, exports the disk if copied, and opens the relays (port 0: any). */
-    public static IncomingMigration open(String vmId, VmFiles files, boolean copyStorage, String listenAddress) {
+    /** Tells the waiting QEMU where to listen, exports the disk if copied, and opens the relays on free ports of {@code ports}. */
+    public static IncomingMigration open(String vmId, VmFiles files, boolean copyStorage, String listenAddress,
+            MigrationPortRange ports) {
         QmpClient qmp = new QmpClient(files.qmpSocket());
         qmp.execute("migrate-incoming", Map.of("uri", "unix:" + files.migrationInSocket()));
         if (copyStorage) {
@@ -108,7 +108,7 @@ public final class IncomingMigration implements AutoCloseable {
                     "name", DISK_NODE, "writable", true));
         }
         return relay(vmId, files, fresh(vmId, new Record(copyStorage, listenAddress, 0, copyStorage ? 0 : null, null, null,
-                null)));
+                null)), ports);
     }
 
     /** A new TLS identity and one-time token for this one migration. */
@@ -118,26 +118,33 @@ public final class IncomingMigration implements AutoCloseable {
         return record.withSecrets(TlsIdentity.generate("enclave migration of " + vmId, List.of(), IDENTITY_VALIDITY), token);
     }
 
-    /** After an agent restart: the relays again, on the ports recorded (QEMU still listens on its sockets). */
-    public static IncomingMigration reopen(String vmId, VmFiles files) {
+    /**
+     * After an agent restart: the relays again, on the ports recorded (QEMU still listens on its sockets); a port
+     * not recorded (0) is taken from {@code ports}.
+     */
+    public static IncomingMigration reopen(String vmId, VmFiles files, MigrationPortRange ports) {
         Record recorded = read(files);
         // recorded by an agent from before migrations had TLS: a new identity and token (new target for the source)
-        return relay(vmId, files, recorded.secured() ? recorded : fresh(vmId, recorded));
+        return relay(vmId, files, recorded.secured() ? recorded : fresh(vmId, recorded), ports);
     }
 
-    private static IncomingMigration relay(String vmId, VmFiles files, Record wanted) {
+    /** The recorded port, or a free one of {@code ports} when none is recorded yet. */
+    private static MigrationPortRange portFor(Integer recorded, MigrationPortRange ports) {
+        return recorded == null || recorded == 0 ? ports : MigrationPortRange.single(recorded);
+    }
+
+    private static IncomingMigration relay(String vmId, VmFiles files, Record wanted, MigrationPortRange ports) {
         List<TcpRelay> relays = new ArrayList<>();
         try {
             TlsIdentity identity = wanted.identity();
             byte[] token = HexFormat.of().parseHex(wanted.token());
-            TcpRelay migration = TcpRelay.tlsToUnix(vmId, vmId + "-mig-in",
-                    new InetSocketAddress(wanted.address(), wanted.migrationPort()), identity, token,
-                    files.migrationInSocket());
+            TcpRelay migration = TcpRelay.tlsToUnix(vmId, vmId + "-mig-in", wanted.address(),
+                    portFor(wanted.migrationPort(), ports), identity, token, files.migrationInSocket());
             relays.add(migration);
             Integer nbdPort = null;
             if (wanted.copyStorage()) {
-                TcpRelay nbd = TcpRelay.tlsToUnix(vmId, vmId + "-nbd-in",
-                        new InetSocketAddress(wanted.address(), wanted.nbdPort()), identity, token, files.nbdInSocket());
+                TcpRelay nbd = TcpRelay.tlsToUnix(vmId, vmId + "-nbd-in", wanted.address(),
+                        portFor(wanted.nbdPort(), ports), identity, token, files.nbdInSocket());
                 relays.add(nbd);
                 nbdPort = nbd.port();
             }

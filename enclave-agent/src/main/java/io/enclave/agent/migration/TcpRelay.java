@@ -23,6 +23,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
@@ -39,7 +40,9 @@ import org.slf4j.LoggerFactory;
  * which the source pins (any other certificate fails the handshake before a byte is sent); the source then sends
  * the migration's one-time token ({@link #TOKEN_BYTES} bytes) as the first bytes inside TLS, and only then does
  * the destination connect to QEMU. A failed handshake or a missing or wrong token closes the connection without
- * touching QEMU (a warning names the VM). Handshake and token must arrive within {@link #AUTH_TIMEOUT}.
+ * touching QEMU (a warning names the VM). Handshake and token must arrive within {@link #AUTH_TIMEOUT}, and at
+ * most {@link #MAX_AWAITING_TOKEN} connections may be at that stage at once. The destination's port is the first
+ * free one of a {@link MigrationPortRange}.
  *
  * <p>Half-close: when one side ends its stream the relay ends the other side's output only (TLS 1.3
  * close_notify then TCP FIN; {@code shutdownOutput} on the unix socket), and keeps copying the other direction
@@ -54,6 +57,12 @@ public final class TcpRelay implements AutoCloseable {
     public static final int TOKEN_BYTES = 32;
     /** A peer must complete the handshake and (destination) send the token within this. */
     public static final Duration AUTH_TIMEOUT = Duration.ofSeconds(10);
+    /**
+     * Destination: at most this many connections at a time may be in their handshake or waiting for their token;
+     * more are closed as soon as they are accepted, so that idle connections cannot pile up threads and sockets
+     * for {@link #AUTH_TIMEOUT} each. A genuine source opens one connection per relay.
+     */
+    public static final int MAX_AWAITING_TOKEN = 8;
 
     private final String vmId;
     private final String name;
@@ -62,6 +71,7 @@ public final class TcpRelay implements AutoCloseable {
     private final Path unixListenPath;
     private final Set<Closeable> connections = ConcurrentHashMap.newKeySet();
     private final Set<Thread> workers = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger awaitingToken = new AtomicInteger();
     private volatile boolean closed;
     /** The thread accepting on the listener: close waits for it, since only then is the port free again. */
     private volatile Thread acceptor;
@@ -75,24 +85,18 @@ public final class TcpRelay implements AutoCloseable {
     }
 
     /**
-     * Destination: listens on {@code listen} (port 0: any free port) for TLS presenting {@code identity}, and
-     * forwards connections that sent {@code token} to the unix socket {@code target}.
+     * Destination: listens on {@code address} at the first free port of {@code ports} for TLS presenting
+     * {@code identity}, and forwards connections that sent {@code token} to the unix socket {@code target}.
      */
-    public static TcpRelay tlsToUnix(String vmId, String name, InetSocketAddress listen, TlsIdentity identity,
-            byte[] token, Path target) {
+    public static TcpRelay tlsToUnix(String vmId, String name, String address, MigrationPortRange ports,
+            TlsIdentity identity, byte[] token, Path target) {
         checkToken(token);
         SSLContext tls = PinnedTls.server(identity, List.of());
         ServerSocket server;
         try {
-            server = new ServerSocket();
-            try {
-                server.bind(listen);
-            } catch (IOException e) {
-                server.close();
-                throw e;
-            }
+            server = ports.bindFirstFree(address);
         } catch (IOException e) {
-            throw new IllegalStateException("relay " + name + ": cannot listen on " + listen + ": " + e.getMessage(), e);
+            throw new IllegalStateException("relay " + name + ": " + e.getMessage(), e);
         }
         TcpRelay relay = new TcpRelay(vmId, name, server, server.getLocalPort(), null);
         byte[] expected = token.clone();
@@ -146,6 +150,7 @@ public final class TcpRelay implements AutoCloseable {
         void serve(T connection);
     }
 
+    /** Destination: a connection over {@link #MAX_AWAITING_TOKEN} still authenticating is closed at once. */
     private void acceptTcp(ServerSocket server, Handler<Socket> handler) {
         while (!closed) {
             Socket raw;
@@ -154,6 +159,13 @@ public final class TcpRelay implements AutoCloseable {
             } catch (IOException e) {
                 if (!closed) log.warn("vm {}: relay {}: accept failed, relay stops: {}", vmId, name, e.getMessage());
                 return;
+            }
+            if (awaitingToken.incrementAndGet() > MAX_AWAITING_TOKEN) {
+                awaitingToken.decrementAndGet();
+                log.warn("vm {}: relay {}: refused a connection from {}: {} connections are already waiting to send their"
+                        + " token", vmId, name, raw.getRemoteSocketAddress(), MAX_AWAITING_TOKEN);
+                closeQuietly(raw);
+                continue;
             }
             connections.add(raw);
             startWorker(() -> handler.serve(raw));
@@ -188,30 +200,13 @@ public final class TcpRelay implements AutoCloseable {
 
     /** Destination: handshake, token, then QEMU's unix socket. */
     private void serveIncoming(Socket raw, SSLContext tls, byte[] expected, UnixDomainSocketAddress upstream) {
-        SocketAddress peer = raw.getRemoteSocketAddress();
         TlsEnd remote;
         try {
-            raw.setSoTimeout((int) AUTH_TIMEOUT.toMillis());
-            SSLSocket ssl = (SSLSocket) tls.getSocketFactory().createSocket(raw, null, raw.getPort(), true);
-            ssl.setUseClientMode(false);
-            ssl.startHandshake();
-            remote = new TlsEnd(ssl, raw);
-            byte[] token = remote.in.readNBytes(TOKEN_BYTES);
-            if (!MessageDigest.isEqual(token, expected)) {
-                log.warn("vm {}: relay {}: refused a connection from {}: {}", vmId, name, peer,
-                        token.length < TOKEN_BYTES ? "it sent no migration token" : "wrong migration token");
-                closeQuietly(raw);
-                return;
-            }
-            raw.setSoTimeout(0);
-        } catch (IOException e) {
-            if (!closed) {
-                log.warn("vm {}: relay {}: refused a connection from {}: TLS handshake or token failed: {}", vmId, name,
-                        peer, e.getMessage());
-            }
-            closeQuietly(raw);
-            return;
+            remote = authenticate(raw, tls, expected);
+        } finally {
+            awaitingToken.decrementAndGet();
         }
+        if (remote == null) return;
         SocketChannel qemu;
         try {
             qemu = SocketChannel.open(StandardProtocolFamily.UNIX);
@@ -223,6 +218,34 @@ public final class TcpRelay implements AutoCloseable {
             return;
         }
         relay(remote, new UnixEnd(qemu));
+    }
+
+    /** The TLS connection once the peer sent the token within {@link #AUTH_TIMEOUT}; else null, and it is closed. */
+    private TlsEnd authenticate(Socket raw, SSLContext tls, byte[] expected) {
+        SocketAddress peer = raw.getRemoteSocketAddress();
+        try {
+            raw.setSoTimeout((int) AUTH_TIMEOUT.toMillis());
+            SSLSocket ssl = (SSLSocket) tls.getSocketFactory().createSocket(raw, null, raw.getPort(), true);
+            ssl.setUseClientMode(false);
+            ssl.startHandshake();
+            TlsEnd remote = new TlsEnd(ssl, raw);
+            byte[] token = remote.in.readNBytes(TOKEN_BYTES);
+            if (!MessageDigest.isEqual(token, expected)) {
+                log.warn("vm {}: relay {}: refused a connection from {}: {}", vmId, name, peer,
+                        token.length < TOKEN_BYTES ? "it sent no migration token" : "wrong migration token");
+                closeQuietly(raw);
+                return null;
+            }
+            raw.setSoTimeout(0);
+            return remote;
+        } catch (IOException e) {
+            if (!closed) {
+                log.warn("vm {}: relay {}: refused a connection from {}: TLS handshake or token failed: {}", vmId, name,
+                        peer, e.getMessage());
+            }
+            closeQuietly(raw);
+            return null;
+        }
     }
 
     /** Source: TLS to the destination (pinned certificate), token, then copy. */

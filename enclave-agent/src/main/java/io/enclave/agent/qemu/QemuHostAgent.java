@@ -25,6 +25,8 @@ import io.enclave.core.host.HostInfo;
 import io.enclave.core.host.MigrationProgress;
 import io.enclave.core.host.MigrationTarget;
 import io.enclave.agent.migration.IncomingMigration;
+import io.enclave.agent.migration.LeftoverMigration;
+import io.enclave.agent.migration.MigrationPortRange;
 import io.enclave.agent.migration.OutgoingMigration;
 import io.enclave.core.host.RuntimeState;
 import io.enclave.core.host.VmRuntimeSpec;
@@ -68,6 +70,7 @@ public final class QemuHostAgent implements HostAgent {
     /** Live migrations this agent runs: relays and the driving thread exist only in memory. */
     private final Map<String, IncomingMigration> incoming = new ConcurrentHashMap<>();
     private final Map<String, OutgoingMigration> outgoing = new ConcurrentHashMap<>();
+    private final MigrationPortRange migrationPorts;
 
     public QemuHostAgent(HostInfo info, Path vmsDir, CommandRunner runner, Accelerator accelerator, String qemuBinary) {
         this(info, vmsDir, runner, accelerator, qemuBinary, null);
@@ -85,7 +88,18 @@ public final class QemuHostAgent implements HostAgent {
      */
     public QemuHostAgent(HostInfo info, Path vmsDir, CommandRunner runner, Accelerator accelerator, String qemuBinary,
             NetworkDriver network, StorageDriver storage) {
+        this(info, vmsDir, runner, accelerator, qemuBinary, network, storage, MigrationPortRange.DEFAULT);
+    }
+
+    /**
+     * @param network the host's network driver; null for a host without tenant networking
+     * @param storage the host's storage driver; null for a host without storage devices
+     * @param migrationPorts the TCP ports incoming migrations' relays listen on
+     */
+    public QemuHostAgent(HostInfo info, Path vmsDir, CommandRunner runner, Accelerator accelerator, String qemuBinary,
+            NetworkDriver network, StorageDriver storage, MigrationPortRange migrationPorts) {
         this.network = network;
+        this.migrationPorts = migrationPorts;
         this.storage = storage;
         this.info = info;
         this.vmsDir = vmsDir;
@@ -100,6 +114,7 @@ public final class QemuHostAgent implements HostAgent {
         if (vmsDir.toAbsolutePath().toString().length() + 16 > VmFiles.MAX_DIR_LENGTH) {
             throw new IllegalStateException("data directory path " + vmsDir + " is too long for QEMU's unix sockets");
         }
+        migrationPorts.ephemeralOverlapWarning(MigrationPortRange.EPHEMERAL_RANGE_FILE).ifPresent(log::warn);
         long running = listVms().stream().filter(id -> status(id).processAlive()).count();
         log.info("host agent on {} ({}): {} VMs on disk, {} running QEMU processes adopted", info.name(),
                 accelerator, listVms().size(), running);
@@ -403,7 +418,7 @@ public final class QemuHostAgent implements HostAgent {
             boolean alive = alivePid(files).isPresent();
             if (alive && IncomingMigration.recorded(files)) {
                 // this agent restarted while its QEMU waited: relays again, on the same ports
-                IncomingMigration reopened = IncomingMigration.reopen(vmId, files);
+                IncomingMigration reopened = IncomingMigration.reopen(vmId, files, migrationPorts);
                 incoming.put(vmId, reopened);
                 return reopened.target();
             }
@@ -433,7 +448,7 @@ public final class QemuHostAgent implements HostAgent {
                 if (copyStorage) createDisk(spec);
                 rememberDisk(spec, files);
                 launch(spec, files, List.of("-incoming", "defer"));
-                IncomingMigration prepared = IncomingMigration.open(vmId, files, copyStorage, listenAddress);
+                IncomingMigration prepared = IncomingMigration.open(vmId, files, copyStorage, listenAddress, migrationPorts);
                 incoming.put(vmId, prepared);
                 log.info("vm {} (tenant {}): waiting for its incoming migration on {}, {} storage", vmId, spec.tenantId(),
                         prepared.target(), copyStorage ? "copied" : "shared");
@@ -466,6 +481,10 @@ public final class QemuHostAgent implements HostAgent {
             }
             VmFiles files = files(vmId);
             VmRuntimeStatus st = status(vmId);
+            if (current == null && st.processAlive()) {
+                // a migration an earlier process of this agent started: its mirror job and node would refuse a new one
+                LeftoverMigration.clearMirror(vmId, new QmpClient(files.qmpSocket()));
+            }
             if (st.state() != RuntimeState.RUNNING) {
                 throw new EnclaveException.Conflict("vm " + vmId + " is not running on host " + info.id() + " (state "
                         + st.state() + "): only a running VM migrates live");
@@ -498,17 +517,57 @@ public final class QemuHostAgent implements HostAgent {
     @Override
     public MigrationProgress migrationProgress(String vmId) {
         OutgoingMigration m = outgoing.get(vmId);
-        if (m == null) throw new EnclaveException.Conflict("vm " + vmId + " has no migration on host " + info.id());
-        return m.progress();
+        if (m != null) return m.progress();
+        return leftoverMigration(vmId).orElseThrow(
+                () -> new EnclaveException.Conflict("vm " + vmId + " has no migration on host " + info.id()));
+    }
+
+    /** What the VM's QEMU shows of a migration an earlier process of this agent started (see LeftoverMigration). */
+    private Optional<MigrationProgress> leftoverMigration(String vmId) {
+        synchronized (lock(vmId)) {
+            if (outgoing.containsKey(vmId)) return Optional.of(outgoing.get(vmId).progress());
+            VmFiles files = files(vmId);
+            if (alivePid(files).isEmpty() || IncomingMigration.recorded(files)) return Optional.empty();
+            return LeftoverMigration.find(vmId, files);
+        }
     }
 
     @Override
     public void cancelMigration(String vmId) {
         OutgoingMigration m = outgoing.get(vmId);
-        if (m == null) throw new EnclaveException.Conflict("vm " + vmId + " has no migration on host " + info.id());
+        if (m == null) {
+            cancelLeftoverMigration(vmId);
+            return;
+        }
         MigrationProgress p = m.cancel(Duration.ofSeconds(60));
         log.info("vm {}: migration to {} cancelled ({}); the VM stays on host {}", vmId, m.target().address(), p.status(),
                 info.id());
+    }
+
+    /**
+     * Cancels a migration an earlier process of this agent started: one still sending is cancelled in QEMU; one
+     * that failed is over already (its mirror leftovers removed); one that completed cannot be undone here.
+     */
+    private void cancelLeftoverMigration(String vmId) {
+        MigrationProgress p = leftoverMigration(vmId).orElseThrow(
+                () -> new EnclaveException.Conflict("vm " + vmId + " has no migration on host " + info.id()));
+        if (MigrationProgress.COMPLETED.equals(p.status())) {
+            throw new EnclaveException.Conflict("the migration of vm " + vmId + " has already completed: the VM left host "
+                    + info.id());
+        }
+        if (MigrationProgress.ACTIVE.equals(p.status())) {
+            QmpClient qmp = new QmpClient(files(vmId).qmpSocket());
+            qmp.execute("migrate_cancel");
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (!(p = leftoverMigration(vmId).orElseThrow()).finished()) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("vm " + vmId + ": the migration did not stop within 60 s of migrate_cancel");
+                }
+                sleep(Duration.ofMillis(20));
+            }
+        }
+        log.info("vm {}: migration started by the previous agent process ended ({}{}); the VM stays on host {}", vmId,
+                p.status(), p.error() == null ? "" : ": " + p.error(), info.id());
     }
 
     @Override

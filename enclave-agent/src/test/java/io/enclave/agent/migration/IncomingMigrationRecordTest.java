@@ -32,6 +32,7 @@ import org.junit.jupiter.api.Test;
  */
 class IncomingMigrationRecordTest {
     static final ObjectMapper JSON = new ObjectMapper();
+    static final MigrationPortRange PORTS = MigrationPortRangeTest.freeRange(10);
     Path dir;
     VmFiles files;
 
@@ -51,14 +52,14 @@ class IncomingMigrationRecordTest {
         byte[] token = new byte[TcpRelay.TOKEN_BYTES];
         new java.security.SecureRandom().nextBytes(token);
         TlsIdentity identity = TlsIdentity.generate("m", List.of(), Duration.ofDays(1));
-        // A port below the ephemeral range: between the two reopens no outgoing connection of another process can
-        // take it as its local port (with port 0 that happened once in the full suite).
-        IncomingMigration.Record written = new IncomingMigration.Record(false, "127.0.0.1", freePortBelowEphemeral(), null,
+        // A port of the agent's range (outside the ephemeral range): between the two reopens no outgoing connection
+        // of another process can take it as its local port.
+        IncomingMigration.Record written = new IncomingMigration.Record(false, "127.0.0.1", PORTS.first(), null,
                 null, null, null).withSecrets(identity, token);
         Files.writeString(files.incomingFile(), JSON.writeValueAsString(written));
 
         MigrationTarget first;
-        try (IncomingMigration reopened = IncomingMigration.reopen("vm-mt9rec", files)) {
+        try (IncomingMigration reopened = IncomingMigration.reopen("vm-mt9rec", files, PORTS)) {
             first = reopened.target();
             assertThat(first.certificatePem()).isEqualTo(identity.certificatePem());
             assertThat(first.token()).isEqualTo(HexFormat.of().formatHex(token));
@@ -70,7 +71,7 @@ class IncomingMigrationRecordTest {
         // "restart": the relays again from the file, same port, and a client with the token reaches the socket
         try (ServerSocketChannel qemu = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
             qemu.bind(UnixDomainSocketAddress.of(files.migrationInSocket()));
-            try (IncomingMigration again = IncomingMigration.reopen("vm-mt9rec", files)) {
+            try (IncomingMigration again = IncomingMigration.reopen("vm-mt9rec", files, PORTS)) {
                 assertThat(again.target()).isEqualTo(first);
                 try (SSLSocket s = (SSLSocket) PinnedTls.client(null, Pem.certificate(first.certificatePem()))
                         .getSocketFactory().createSocket(InetAddress.getLoopbackAddress(), first.migrationPort())) {
@@ -87,25 +88,14 @@ class IncomingMigrationRecordTest {
         }
     }
 
-    static int freePortBelowEphemeral() throws Exception {
-        for (int port = 20000 + new java.util.Random().nextInt(5000); port < 30000; port++) {
-            try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
-                probe.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port));
-                return port;
-            } catch (java.io.IOException taken) {
-                // try the next one
-            }
-        }
-        throw new IllegalStateException("no free port in 20000-29999 on 127.0.0.1");
-    }
-
     @Test
     void aRecordFromBeforeTlsGetsAFreshIdentityAndToken() throws Exception {
         Files.writeString(files.incomingFile(), "{\"copyStorage\":false,\"address\":\"127.0.0.1\",\"migrationPort\":0,\"nbdPort\":null}");
-        try (IncomingMigration reopened = IncomingMigration.reopen("vm-mt9rec", files)) {
+        try (IncomingMigration reopened = IncomingMigration.reopen("vm-mt9rec", files, PORTS)) {
             MigrationTarget t = reopened.target();
             assertThat(Pem.certificate(t.certificatePem())).isNotNull();
             assertThat(HexFormat.of().parseHex(t.token())).hasSize(TcpRelay.TOKEN_BYTES);
+            assertThat(t.migrationPort()).as("no port recorded: one of the agent's range").isBetween(PORTS.first(), PORTS.last());
             assertThat(IncomingMigration.read(files).target()).isEqualTo(t);
         }
         assertThat(Files.getPosixFilePermissions(files.incomingFile())).isEqualTo(PosixFilePermissions.fromString("rw-------"));

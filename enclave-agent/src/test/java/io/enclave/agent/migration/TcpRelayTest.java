@@ -114,7 +114,8 @@ class TcpRelayTest {
     }
 
     TcpRelay destination(Path qemu) {
-        TcpRelay relay = TcpRelay.tlsToUnix(VM, VM + "-mig-in", new InetSocketAddress("127.0.0.1", 0), DESTINATION, token, qemu);
+        TcpRelay relay = TcpRelay.tlsToUnix(VM, VM + "-mig-in", "127.0.0.1", MigrationPortRangeTest.freeRange(20), DESTINATION,
+                token, qemu);
         open.add(relay);
         return relay;
     }
@@ -224,6 +225,43 @@ class TcpRelayTest {
             tls.shutdownOutput();
             assertThat(readUntilClosed(tls.getInputStream()))
                     .isEqualTo(MessageDigest.getInstance("SHA-256").digest("hello".getBytes()));
+        }
+        assertThat(qemuConnections.get()).isEqualTo(1);
+    }
+
+    @Test
+    void connectionsBeyondTheCapOfThoseWaitingForTheirTokenAreClosedAtOnce() throws Exception {
+        TcpRelay dst = destination(fakeQemu(new byte[0]));
+        List<SSLSocket> idle = new ArrayList<>();
+        try {
+            for (int i = 0; i < TcpRelay.MAX_AWAITING_TOKEN; i++) idle.add(tlsClient(dst.port(), DESTINATION));
+            // one more, idle like the others: closed as soon as accepted, not after AUTH_TIMEOUT
+            long started = System.nanoTime();
+            try (Socket extra = new Socket(InetAddress.getLoopbackAddress(), dst.port())) {
+                assertThat(readUntilClosed(extra.getInputStream())).isEmpty();
+            }
+            // while the idle ones hold every slot, even a genuine source is turned away
+            try (Socket genuine = new Socket(InetAddress.getLoopbackAddress(), dst.port())) {
+                assertThat(readUntilClosed(genuine.getInputStream())).isEmpty();
+            }
+            long tookMs = (System.nanoTime() - started) / 1_000_000;
+            assertThat(tookMs).as("closed promptly").isLessThan(TcpRelay.AUTH_TIMEOUT.toMillis() / 4);
+            assertThat(warnings()).hasSize(2).allMatch(w -> w.contains(VM) && w.contains("refused a connection from /127.0.0.1:")
+                    && w.contains(TcpRelay.MAX_AWAITING_TOKEN + " connections are already waiting"));
+        } finally {
+            for (SSLSocket s : idle) s.close();
+        }
+        // the idle ones ended without a token: their slots are free again, and the genuine source gets through
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (warnings().size() < 2 + TcpRelay.MAX_AWAITING_TOKEN && System.nanoTime() < deadline) Thread.sleep(10);
+        assertThat(warnings()).hasSize(2 + TcpRelay.MAX_AWAITING_TOKEN);
+        try (SSLSocket tls = tlsClient(dst.port(), DESTINATION)) {
+            tls.getOutputStream().write(token);
+            tls.getOutputStream().write("after".getBytes());
+            tls.getOutputStream().flush();
+            tls.shutdownOutput();
+            assertThat(readUntilClosed(tls.getInputStream()))
+                    .isEqualTo(MessageDigest.getInstance("SHA-256").digest("after".getBytes()));
         }
         assertThat(qemuConnections.get()).isEqualTo(1);
     }

@@ -45,6 +45,9 @@ public final class MigrationService implements AutoCloseable {
     private static final Duration POLL = Duration.ofMillis(100);
     private static final Duration LIMIT = Duration.ofMinutes(30);
     private static final Duration GUEST_AGENT_WAIT = Duration.ofSeconds(30);
+    /** How long a source agent that stopped answering mid-migration (a restart) is waited for. */
+    static final Duration SOURCE_AGENT_RETURN = Duration.ofSeconds(90);
+    private static final Duration SOURCE_AGENT_RETRY = Duration.ofMillis(500);
 
     private final Store store;
     private final HostRegistry hosts;
@@ -222,7 +225,7 @@ public final class MigrationService implements AutoCloseable {
             progress(operationId, 10, copy ? "copying the disk" : "copying memory");
             source.startMigration(vmId, target, copy);
             started = true;
-            MigrationProgress p = follow(source, vmId, operationId, copy);
+            MigrationProgress p = follow(vm.hostId(), vmId, operationId, copy);
             if (!MigrationProgress.COMPLETED.equals(p.status())) {
                 throw new MigrationFailed(p.status() + (p.error() == null ? "" : ": " + p.error()));
             }
@@ -253,7 +256,9 @@ public final class MigrationService implements AutoCloseable {
             }
             String why = e.getMessage() == null ? e.toString() : e.getMessage();
             log.warn("vm {} (tenant {}): migration to host {} failed: {}", vmId, vm.tenantId(), toHost, why);
-            if (started) quietly(() -> source.cancelMigration(vmId), "cancel on the source");
+            // the source's agent may have restarted meanwhile: its connection now
+            HostAgent sourceNow = hosts.get(vm.hostId()).orElse(source);
+            if (started) quietly(() -> sourceNow.cancelMigration(vmId), "cancel on the source");
             if (prepared) quietly(() -> destination.abortIncoming(vmId), "abort on the destination");
             store.jdbi().useTransaction(h -> {
                 store.vms().endMigration(h, vmId);
@@ -280,11 +285,16 @@ public final class MigrationService implements AutoCloseable {
                 vmId, toHost, GUEST_AGENT_WAIT.toSeconds());
     }
 
-    private MigrationProgress follow(HostAgent source, String vmId, String operationId, boolean copy) {
+    /**
+     * Polls the source until the migration is over. A source agent that does not answer (restarting: QEMU runs
+     * on without it) is asked again, on its new connection, for up to {@link #SOURCE_AGENT_RETURN}: deciding
+     * without it could abort a migration that completed, and leave the VM paused on the source.
+     */
+    private MigrationProgress follow(String sourceHost, String vmId, String operationId, boolean copy) {
         long deadline = System.nanoTime() + LIMIT.toNanos();
         int lastPercent = -1;
         while (true) {
-            MigrationProgress p = source.migrationProgress(vmId);
+            MigrationProgress p = sourceProgress(sourceHost, vmId, operationId, Math.max(lastPercent, 10));
             if (p.finished()) return p;
             long total = p.transferredBytes() + p.remainingBytes();
             int percent = total == 0 ? 10 : (int) (10 + 85 * p.transferredBytes() / total);
@@ -295,6 +305,30 @@ public final class MigrationService implements AutoCloseable {
             }
             if (System.nanoTime() > deadline) throw new MigrationFailed("did not finish within " + LIMIT.toMinutes() + " minutes");
             sleep(POLL);
+        }
+    }
+
+    private MigrationProgress sourceProgress(String sourceHost, String vmId, String operationId, int percent) {
+        long giveUp = System.nanoTime() + SOURCE_AGENT_RETURN.toNanos();
+        boolean waiting = false;
+        while (true) {
+            try {
+                HostAgent source = hosts.get(sourceHost).orElseThrow(
+                        () -> new EnclaveException.Unavailable("host " + sourceHost + " is not connected"));
+                return source.migrationProgress(vmId);
+            } catch (EnclaveException.Unavailable e) {
+                if (System.nanoTime() > giveUp) {
+                    throw new MigrationFailed("the source host " + sourceHost + " did not answer for "
+                            + SOURCE_AGENT_RETURN.toSeconds() + " s: " + e.getMessage());
+                }
+                if (!waiting) {
+                    log.warn("vm {}: the source host {} does not answer during the migration; asking again for up to {} s: {}",
+                            vmId, sourceHost, SOURCE_AGENT_RETURN.toSeconds(), e.getMessage());
+                    progress(operationId, percent, "waiting for the agent of host " + sourceHost + " to answer again");
+                    waiting = true;
+                }
+                sleep(SOURCE_AGENT_RETRY);
+            }
         }
     }
 
