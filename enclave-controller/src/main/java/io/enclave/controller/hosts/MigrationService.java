@@ -227,7 +227,9 @@ public final class MigrationService implements AutoCloseable {
             started = true;
             MigrationProgress p = follow(vm.hostId(), vmId, operationId, copy);
             if (!MigrationProgress.COMPLETED.equals(p.status())) {
-                throw new MigrationFailed(p.status() + (p.error() == null ? "" : ": " + p.error()));
+                // "failed: <why>" reads twice in the operation's "migration … failed: …"; the reason alone says it
+                throw new MigrationFailed(p.error() == null ? p.status()
+                        : MigrationProgress.FAILED.equals(p.status()) ? p.error() : p.status() + ": " + p.error());
             }
             destination.completeIncoming(vmId);
             // The guest agent answered on the source; the record moves once it answers on the destination too, so
