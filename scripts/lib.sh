@@ -14,7 +14,7 @@ select_jdk() {
 
 # Debian packages Enclave needs on a host (and its tests need), installed only if missing.
 PACKAGES=(qemu-system-x86 qemu-utils qemu-system-common busybox-static cpio xz-utils zstd e2fsprogs kmod curl iperf3 python3
-          iproute2 nftables dnsmasq-base postgresql)
+          iproute2 nftables libnftables1 dnsmasq-base postgresql)
 
 install_packages() {
   local missing=()
