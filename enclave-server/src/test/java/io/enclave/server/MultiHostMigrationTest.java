@@ -420,6 +420,59 @@ class MultiHostMigrationTest {
     }
 
     /**
+     * Only the agent dies (its QEMUs run on, nobody fences them): the host is declared down and the HA VM's
+     * restart on the other host must not run a second QEMU on the same disk. QEMU's image lock refuses the
+     * second one while the first runs (the start waits, visibly, instead of failing); when the agent comes
+     * back it releases its copy, and the VM then runs on exactly one host with its disk intact.
+     */
+    @Test
+    @Order(9)
+    void anAgentThatDiesWhileItsHaVmRunsOnNeverLeadsToTwoCopies() {
+        DataCentre.Host orphaned = hostOf(ha);
+        DataCentre.Host survivor = other(orphaned);
+        awaitGuestReady(t, ha);
+        long oldPid = qemuPid(orphaned, ha);
+        orphaned.killAgent();
+        try {
+            long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
+            while (System.nanoTime() < deadline) {
+                assertThat(settledQemus(ha)).as("never two QEMUs of the HA VM").hasSizeLessThanOrEqualTo(1);
+                assertThat(ProcessHandle.of(oldPid).map(ProcessHandle::isAlive)).as("the orphaned QEMU runs on").contains(true);
+                InProcessEnclave.sleep(300);
+            }
+            assertThat(dc.admin.get("/v1/hosts/" + orphaned.id()).get("status").asText()).isEqualTo("down");
+            JsonNode waiting = t.get("/v1/vms/" + ha).json();
+            assertThat(waiting.path("hostId").asText()).as("re-placed on the surviving host").isEqualTo(survivor.id());
+            assertThat(waiting.path("message").asText()).as("%s", waiting).contains("disk is in use by another QEMU");
+            assertThat(waiting.path("phase").asText()).as("waiting, not given up").isNotEqualTo("failed");
+        } finally {
+            orphaned.startAgent();
+        }
+        long until = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (System.nanoTime() < until) {
+            List<Long> qemus = settledQemus(ha);
+            assertThat(qemus).as("never two QEMUs of the HA VM").hasSizeLessThanOrEqualTo(1);
+            if (qemus.size() == 1 && !qemus.contains(oldPid) && "running".equals(t.get("/v1/vms/" + ha).get("phase").asText())) break;
+            InProcessEnclave.sleep(300);
+        }
+        assertThat(ProcessHandle.of(oldPid).map(ProcessHandle::isAlive).orElse(false)).as("the orphaned copy released").isFalse();
+        assertThat(t.get("/v1/vms/" + ha).get("hostId").asText()).isEqualTo(survivor.id());
+        assertThat(runningQemus(ha)).hasSize(1);
+        awaitGuestReady(t, ha);
+        assertThat(shell(t, ha, "cat /root/ha-note").get("stdout").asText()).isEqualTo("survives-the-host\n");
+    }
+
+    /**
+     * {@link #runningQemus} that have run for 3 s at least: a QEMU refused by the disk lock lives for a moment
+     * (its pidfile is written before it opens the disk) and never runs the guest.
+     */
+    static List<Long> settledQemus(String vmId) {
+        java.time.Instant settled = java.time.Instant.now().minusSeconds(3);
+        return runningQemus(vmId).stream().filter(pid -> ProcessHandle.of(pid).flatMap(p -> p.info().startInstant())
+                .map(start -> start.isBefore(settled)).orElse(false)).toList();
+    }
+
+    /**
      * The live QEMUs of a VM across the hosts, by the pidfile each host's agent keeps (a QEMU that is still
      * daemonizing shows up twice in the process list for a moment; its pidfile names the one that stays).
      */

@@ -223,8 +223,25 @@ public final class QemuHostAgent implements HostAgent {
         }
     }
 
+    /** In what QEMU says when another process holds the write lock of an image it opens ("Failed to get [shared] \"write\" lock"). */
+    private static final String DISK_LOCKED = "\"write\" lock";
+    /** A start refused by the disk lock is not tried again (another QEMU launched) before this. */
+    private static final Duration LOCKED_DISK_RETRY = Duration.ofSeconds(5);
+
+    private record LockedDisk(Instant retryAt, String qemuError) {}
+
+    private final Map<String, LockedDisk> diskLocked = new ConcurrentHashMap<>();
+
+    private static EnclaveException.Unavailable lockedDisk(String vmId, String qemuError) {
+        return new EnclaveException.Unavailable("vm " + vmId + ": its disk is in use by another QEMU (a host that lost its "
+                + "agent may still run it); the start waits until it is free: " + qemuError);
+    }
+
     /** Starts the VM's QEMU (daemonized) from a clean set of runtime files; {@code extraArgs} go last. */
     private void launch(VmRuntimeSpec spec, VmFiles files, List<String> extraArgs) {
+        LockedDisk locked = diskLocked.get(spec.vmId());
+        if (locked != null && Instant.now().isBefore(locked.retryAt())) throw lockedDisk(spec.vmId(), locked.qemuError());
+        diskLocked.remove(spec.vmId());
         try {
             Files.deleteIfExists(files.stopRequested());
             Files.deleteIfExists(files.pidFile());
@@ -238,8 +255,15 @@ public final class QemuHostAgent implements HostAgent {
             CommandResult result = runner.run(argv, Duration.ofMinutes(1));
             if (!result.ok()) {
                 // QEMU reports configuration errors to its -D log file, not to stderr.
+                String why = (result.stderr() + lastLines(files.qemuLog(), 2000)).strip();
+                if (why.contains(DISK_LOCKED)) {
+                    // QEMU's image lock: another QEMU has this disk open, e.g. on a host whose agent died while its
+                    // VMs ran on. Not a failure of this start: it can succeed once that QEMU is gone.
+                    diskLocked.put(spec.vmId(), new LockedDisk(Instant.now().plus(LOCKED_DISK_RETRY), why));
+                    throw lockedDisk(spec.vmId(), why);
+                }
                 throw new IllegalStateException("vm " + spec.vmId() + ": QEMU did not start (exit " + result.exitCode()
-                        + "): " + (result.stderr() + lastLines(files.qemuLog(), 2000)).strip());
+                        + "): " + why);
             }
             writeInstant(files.bootedAt(), Instant.now());
             guestReadyForBoot.remove(spec.vmId());

@@ -229,7 +229,9 @@ public final class VmReconciler {
         if (e instanceof io.enclave.core.error.EnclaveException.Unavailable) {
             // A host (or guest agent) that does not answer is no reason to give the VM up: it may come back,
             // and a dead host's VMs are the HA monitor's business.
-            log.warn("vm {} (tenant {}): {}; will retry", vm.id(), vm.tenantId(), message);
+            // Once per cause: a long wait (a host away, a disk still locked) is retried every few seconds.
+            if (!message.equals(vm.message())) log.warn("vm {} (tenant {}): {}; will retry", vm.id(), vm.tenantId(), message);
+            else log.debug("vm {} (tenant {}): still {}; will retry", vm.id(), vm.tenantId(), message);
             record(vm, vm.phase(), vm.observedGeneration(), false, message);
             return Result.requeueAfter(Duration.ofSeconds(5));
         }
