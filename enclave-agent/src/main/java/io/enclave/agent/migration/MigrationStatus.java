@@ -24,8 +24,10 @@ public final class MigrationStatus {
         JsonNode ram = info.path("ram");
         String qemuStatus = info.path("status").asText("none");
         // A QEMU that itself came in by migration reports that incoming one ("completed", no total-time) until
-        // its own outgoing migration has connected: not this migration's end.
+        // its own outgoing migration has connected: not this migration's end. And QEMU 7.2 sets "completed" a
+        // moment before it fills in the times (total-time 0 then): not final yet either.
         if ("completed".equals(qemuStatus) && !info.has("total-time")) qemuStatus = "setup";
+        if ("completed".equals(qemuStatus) && info.path("total-time").asLong(0) == 0) qemuStatus = "device";
         String error = info.hasNonNull("error-desc") ? info.get("error-desc").asText() : null;
         if (error == null && "failed".equals(qemuStatus)) error = "QEMU reports the migration failed";
         return new MigrationProgress(status(qemuStatus), info.path("total-time").asLong(0), info.path("downtime").asLong(0),
