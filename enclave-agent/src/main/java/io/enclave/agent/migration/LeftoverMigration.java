@@ -1,5 +1,6 @@
 package io.enclave.agent.migration;
 
+import io.enclave.agent.exec.Pause;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.enclave.agent.qemu.QmpClient;
 import io.enclave.agent.qemu.VmFiles;
@@ -76,7 +77,7 @@ public final class LeftoverMigration {
                     throw new IllegalStateException("vm " + vmId + ": the disk mirror left by the previous agent process did"
                             + " not end within " + MIRROR_GONE_TIMEOUT.toSeconds() + " s (status " + job.path("status").asText() + ")");
                 } else {
-                    sleep(POLL);
+                    Pause.sleep(POLL);
                 }
             }
         }
@@ -95,14 +96,5 @@ public final class LeftoverMigration {
             if (OutgoingMigration.MIRROR_JOB.equals(job.path("id").asText())) return job;
         }
         return null;
-    }
-
-    private static void sleep(Duration d) {
-        try {
-            Thread.sleep(d);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
     }
 }

@@ -1,5 +1,6 @@
 package io.enclave.agent.migration;
 
+import io.enclave.agent.exec.Pause;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.enclave.agent.qemu.QmpClient;
 import io.enclave.agent.qemu.QmpException;
@@ -171,7 +172,7 @@ public final class OutgoingMigration {
                 throw new IllegalStateException("the disk mirror stopped before it was ready: "
                         + job.path("error").asText("no error given"));
             }
-            sleep(POLL.multipliedBy(5));
+            Pause.sleep(POLL.multipliedBy(5));
         }
     }
 
@@ -179,7 +180,7 @@ public final class OutgoingMigration {
         while (true) {
             MigrationProgress p = MigrationStatus.fromQueryMigrate(qmp.execute("query-migrate"));
             if (p.finished()) return p;
-            sleep(POLL);
+            Pause.sleep(POLL);
         }
     }
 
@@ -216,7 +217,7 @@ public final class OutgoingMigration {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("the disk mirror did not end within " + MIRROR_CANCEL_TIMEOUT.toSeconds() + " s");
             }
-            sleep(POLL);
+            Pause.sleep(POLL);
         }
     }
 
@@ -297,14 +298,5 @@ public final class OutgoingMigration {
             Thread.currentThread().interrupt();
         }
         relays.forEach(TcpRelay::close);
-    }
-
-    private static void sleep(Duration d) {
-        try {
-            Thread.sleep(d);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
     }
 }

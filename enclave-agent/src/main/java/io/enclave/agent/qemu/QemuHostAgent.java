@@ -1,5 +1,6 @@
 package io.enclave.agent.qemu;
 
+import io.enclave.agent.exec.Pause;
 import io.enclave.agent.fs.FileTrees;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.enclave.agent.exec.CommandResult;
@@ -587,7 +588,7 @@ public final class QemuHostAgent implements HostAgent {
                 if (System.nanoTime() > deadline) {
                     throw new IllegalStateException("vm " + vmId + ": the migration did not stop within 60 s of migrate_cancel");
                 }
-                sleep(Duration.ofMillis(20));
+                Pause.sleep(Duration.ofMillis(20));
             }
         }
         log.info("vm {}: migration started by the previous agent process ended ({}{}); the VM stays on host {}", vmId,
@@ -615,7 +616,7 @@ public final class QemuHostAgent implements HostAgent {
                 // The source reports completed once it sent the last byte; this QEMU may still be loading that state.
                 long deadline = System.nanoTime() + INCOMING_LOAD_TIMEOUT.toNanos();
                 while ("inmigrate".equals(qemuStatus) && System.nanoTime() < deadline) {
-                    sleep(Duration.ofMillis(10));
+                    Pause.sleep(Duration.ofMillis(10));
                     qemuStatus = qmp.execute("query-status").path("status").asText();
                 }
             } catch (QmpException e) {
@@ -871,15 +872,6 @@ public final class QemuHostAgent implements HostAgent {
             return args.contains(files.pidFile().toString()) ? Optional.of(pid) : Optional.empty();
         } catch (IOException | NumberFormatException e) {
             return Optional.empty();
-        }
-    }
-
-    private static void sleep(Duration d) {
-        try {
-            Thread.sleep(d);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
         }
     }
 

@@ -140,13 +140,7 @@ class ApplianceHotplugTest {
         assertThat(guestMacs()).contains(macB);
 
         // A VM on the new network: its lease from the appliance's dnsmasq on the new leg, its gateway, the outside via SNAT.
-        String back = lab.vm(driver, driver.names(), two(), "vm-3", false);
-        CommandResult dhcp = lab.in(back, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-s", "/bin/true");
-        assertThat(dhcp.stdout() + dhcp.stderr()).contains("lease of 10.0.1.10 obtained");
-        lab.ok("ip", "-n", back, "addr", "add", "10.0.1.10/24", "dev", "eth0");
-        lab.ok("ip", "-n", back, "route", "add", "default", "via", "10.0.1.1");
-        assertThat(lab.in(back, "busybox", "ping", "-c", "1", "-W", "3", "10.0.1.1").ok()).isTrue();
-        assertThat(lab.tool(back, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
+        vmOnNetB();
         assertThat(driver.apply(two()).pushed()).as("converged: a second apply pushes nothing").isFalse();
         int oksAfterAdd = awaitOks(holdLog, 1);
 
@@ -324,13 +318,7 @@ class ApplianceHotplugTest {
         assertThat(driver.applianceNicMacs(TENANT)).hasSize(3).contains(nicMac(two(), "net-b"));
 
         // The new network: lease, gateway, SNAT.
-        String back = lab.vm(driver, driver.names(), two(), "vm-3", false);
-        CommandResult dhcp = lab.in(back, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-s", "/bin/true");
-        assertThat(dhcp.stdout() + dhcp.stderr()).contains("lease of 10.0.1.10 obtained");
-        lab.ok("ip", "-n", back, "addr", "add", "10.0.1.10/24", "dev", "eth0");
-        lab.ok("ip", "-n", back, "route", "add", "default", "via", "10.0.1.1");
-        assertThat(lab.in(back, "busybox", "ping", "-c", "1", "-W", "3", "10.0.1.1").ok()).isTrue();
-        assertThat(lab.tool(back, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
+        vmOnNetB();
         // The old one.
         CommandResult webDhcp = lab.in(web, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-s", "/bin/true");
         assertThat(webDhcp.stdout() + webDhcp.stderr()).contains("lease of 10.0.0.10 obtained");
@@ -443,6 +431,17 @@ class ApplianceHotplugTest {
         assertThat(leg.path("mtu").asInt()).as("appliance leg TAP").isEqualTo(mtu);
         assertThat(leg.path("master").asText()).isEqualTo(bridge);
         assertThat(links.get(driver.names().tap("vm-1", "net-a")).path("mtu").asInt()).as("VM port").isEqualTo(mtu);
+    }
+
+    /** A VM stand-in on net-b (vm-3) gets its lease from the appliance, reaches its gateway and the outside via SNAT. */
+    void vmOnNetB() throws Exception {
+        String back = lab.vm(driver, driver.names(), two(), "vm-3", false);
+        CommandResult dhcp = lab.in(back, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "6", "-T", "2", "-s", "/bin/true");
+        assertThat(dhcp.stdout() + dhcp.stderr()).contains("lease of 10.0.1.10 obtained");
+        lab.ok("ip", "-n", back, "addr", "add", "10.0.1.10/24", "dev", "eth0");
+        lab.ok("ip", "-n", back, "route", "add", "default", "via", "10.0.1.1");
+        assertThat(lab.in(back, "busybox", "ping", "-c", "1", "-W", "3", "10.0.1.1").ok()).isTrue();
+        assertThat(lab.tool(back, "connect", EXTERNAL, "9000", "5").stdout()).contains("ext from-peer=" + T_PUBLIC);
     }
 
     String guestMacs() {
