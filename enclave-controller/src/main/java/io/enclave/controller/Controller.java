@@ -138,7 +138,7 @@ public final class Controller implements AutoCloseable {
         Scheduler scheduler = new Scheduler(settings.cpuOvercommit(), settings.memoryOvercommit());
         this.vms = new VmService(store, scheduler, hosts, loop::enqueue, clock, networks, networkLoop::enqueue, storage);
         this.migrations = new MigrationService(store, hosts, scheduler, new RuntimeSpecs(store, networkReconciler::forHost),
-                networkReconciler::reconcile, loop::enqueue, networkLoop::enqueue, clock);
+                storage, networkReconciler::reconcile, loop::enqueue, networkLoop::enqueue, clock);
         this.sweeper = new OrphanSweeper(store, this::migrating);
         this.highAvailability = new HighAvailability(store, scheduler, clock, settings.fenceWait(), housekeeping,
                 loop::enqueue, networkLoop::enqueue);

@@ -151,7 +151,7 @@ class BootVolumeApiTest {
         String tenantId = InProcessEnclave.tenantIdOf(acme);
         assertThat(acme.get("/v1/tenants/" + tenantId).get("usage").path("diskGib").asLong()).isEqualTo(2);
 
-        // Tied to its VM: no detach, delete or grow of its own; no live migration yet.
+        // Tied to its VM: no detach, delete or grow of its own; it migrates only where a pool has room for it.
         Response detach = acme.post("/v1/volumes/" + volId + "/detach", Map.of());
         assertThat(detach.status()).as(detach.toString()).isEqualTo(409);
         assertThat(detach.errorMessage()).isEqualTo("volume '" + volId + "' is the boot disk of vm '" + vmId
@@ -162,7 +162,7 @@ class BootVolumeApiTest {
         assertThat(acme.post("/v1/volumes/" + volId + "/grow", Map.of("sizeGib", 3)).status()).isEqualTo(409);
         Response migrate = enclave.admin.post("/v1/vms/" + vmId + "/migrate", Map.of());
         assertThat(migrate.status()).as(migrate.toString()).isEqualTo(409);
-        assertThat(migrate.errorMessage()).contains("boot volume").contains("not supported yet");
+        assertThat(migrate.errorMessage()).contains("no other host has storage pools with room").contains(volId);
         assertThat(acme.get("/v1/volumes/" + volId).get("attachedVmId").asText()).isEqualTo(vmId);
 
         // A live snapshot of the running 2-copy boot volume (through the VM's QEMU), revert refused while it runs.

@@ -35,9 +35,8 @@ import java.util.Map;
  */
 public final class IncomingMigration implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** The NBD export name and the block node it exports: the boot disk's qcow2 node (see QemuCommandLine). */
+    /** The NBD export name, and the boot disk's qcow2 node (see QemuCommandLine). */
     public static final String DISK_NODE = "disk0";
-    private static final String EXPORT_ID = "migration-disk0";
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private static final Duration IDENTITY_VALIDITY = Duration.ofDays(7);
@@ -95,17 +94,23 @@ public final class IncomingMigration implements AutoCloseable {
         this.relays = relays;
     }
 
-    /** Tells the waiting QEMU where to listen, exports the disk if copied, and opens the relays on free ports of {@code ports}. */
-    public static IncomingMigration open(String vmId, VmFiles files, boolean copyStorage, String listenAddress,
-            MigrationPortRange ports) {
+    /**
+     * Tells the waiting QEMU where to listen, exports the {@code disks} if the storage is copied (the boot disk,
+     * its boot volume's top node, hot-plugged volumes: each writable under its export name), and opens the relays
+     * on free ports of {@code ports}.
+     */
+    public static IncomingMigration open(String vmId, VmFiles files, boolean copyStorage, List<MigratingDisk> disks,
+            String listenAddress, MigrationPortRange ports) {
         QmpClient qmp = new QmpClient(files.qmpSocket());
         qmp.execute("migrate-incoming", Map.of("uri", "unix:" + files.migrationInSocket()));
         if (copyStorage) {
             qmp.execute("nbd-server-start", Map.of("addr", Map.of("type", "unix",
                     "data", Map.of("path", files.nbdInSocket().toString()))));
             // Exporting activates the node (an incoming QEMU holds its images inactive) so the mirror can write.
-            qmp.execute("block-export-add", Map.of("type", "nbd", "id", EXPORT_ID, "node-name", DISK_NODE,
-                    "name", DISK_NODE, "writable", true));
+            for (MigratingDisk disk : disks) {
+                qmp.execute("block-export-add", Map.of("type", "nbd", "id", disk.exportId(), "node-name", disk.node(),
+                        "name", disk.export(), "writable", true));
+            }
         }
         return relay(vmId, files, fresh(vmId, new Record(copyStorage, listenAddress, 0, copyStorage ? 0 : null, null, null,
                 null)), ports);
@@ -200,11 +205,10 @@ public final class IncomingMigration implements AutoCloseable {
     }
 
     private static void stopNbd(String vmId, QmpClient qmp) {
-        boolean exported = false;
         for (var export : qmp.execute("query-block-exports")) {
-            if (EXPORT_ID.equals(export.path("id").asText())) exported = true;
+            String id = export.path("id").asText();
+            if (id.startsWith(MigratingDisk.JOB_PREFIX)) qmp.execute("block-export-del", Map.of("id", id));
         }
-        if (exported) qmp.execute("block-export-del", Map.of("id", EXPORT_ID));
         try {
             qmp.execute("nbd-server-stop");
         } catch (QmpException e) {

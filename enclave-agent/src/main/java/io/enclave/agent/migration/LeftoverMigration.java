@@ -6,6 +6,8 @@ import io.enclave.agent.qemu.QmpClient;
 import io.enclave.agent.qemu.VmFiles;
 import io.enclave.core.host.MigrationProgress;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -57,44 +59,54 @@ public final class LeftoverMigration {
     }
 
     /**
-     * Removes the mirror job and its NBD target node if the QEMU still has them; returns what the job showed
-     * (its status and error), or null if there was nothing. Only for a QEMU whose migration no thread drives.
+     * Removes the mirror jobs and their NBD target nodes if the QEMU still has them; returns what the jobs showed
+     * (their status and error), or null if there was nothing. Only for a QEMU whose migration no thread drives.
      */
     public static String clearMirror(String vmId, QmpClient qmp) {
-        String shown = null;
-        JsonNode job = job(qmp);
-        if (job != null) {
+        List<String> shown = new ArrayList<>();
+        List<JsonNode> jobs = jobs(qmp);
+        for (JsonNode job : jobs) {
             String status = job.path("status").asText();
-            shown = status + (job.hasNonNull("error") ? ": " + job.get("error").asText() : "");
+            shown.add(job.path("id").asText() + " " + status + (job.hasNonNull("error") ? ": " + job.get("error").asText() : ""));
             if (!"concluded".equals(status) && !"null".equals(status)) {
-                qmp.execute("block-job-cancel", Map.of("device", OutgoingMigration.MIRROR_JOB, "force", true));
+                qmp.execute("block-job-cancel", Map.of("device", job.path("id").asText(), "force", true));
             }
-            long deadline = System.nanoTime() + MIRROR_GONE_TIMEOUT.toNanos();
-            while ((job = job(qmp)) != null) {
+        }
+        long deadline = System.nanoTime() + MIRROR_GONE_TIMEOUT.toNanos();
+        while (!(jobs = jobs(qmp)).isEmpty()) {
+            boolean dismissed = false;
+            for (JsonNode job : jobs) {
                 if ("concluded".equals(job.path("status").asText())) {
-                    qmp.execute("job-dismiss", Map.of("id", OutgoingMigration.MIRROR_JOB));
-                } else if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("vm " + vmId + ": the disk mirror left by the previous agent process did"
-                            + " not end within " + MIRROR_GONE_TIMEOUT.toSeconds() + " s (status " + job.path("status").asText() + ")");
-                } else {
-                    Pause.sleep(POLL);
+                    qmp.execute("job-dismiss", Map.of("id", job.path("id").asText()));
+                    dismissed = true;
                 }
             }
+            if (dismissed) continue;
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("vm " + vmId + ": the disk mirrors left by the previous agent process did"
+                        + " not end within " + MIRROR_GONE_TIMEOUT.toSeconds() + " s: " + jobs);
+            }
+            Pause.sleep(POLL);
         }
         for (JsonNode node : qmp.execute("query-named-block-nodes", Map.of("flat", true))) {
-            if (OutgoingMigration.TARGET_NODE.equals(node.path("node-name").asText())) {
-                qmp.execute("blockdev-del", Map.of("node-name", OutgoingMigration.TARGET_NODE));
-                if (shown == null) shown = "its target node was left";
+            String name = node.path("node-name").asText();
+            if (name.startsWith(MigratingDisk.TARGET_PREFIX)) {
+                qmp.execute("blockdev-del", Map.of("node-name", name));
+                shown.add("target node " + name + " was left");
             }
         }
-        if (shown != null) log.info("vm {}: removed the disk mirror left by the previous agent process ({})", vmId, shown);
-        return shown;
+        if (shown.isEmpty()) return null;
+        String what = String.join(", ", shown);
+        log.info("vm {}: removed the disk mirrors left by the previous agent process ({})", vmId, what);
+        return what;
     }
 
-    private static JsonNode job(QmpClient qmp) {
+    /** The migration mirror jobs in the QEMU (a volume resync's jobs have other names). */
+    private static List<JsonNode> jobs(QmpClient qmp) {
+        List<JsonNode> mine = new ArrayList<>();
         for (JsonNode job : qmp.execute("query-jobs")) {
-            if (OutgoingMigration.MIRROR_JOB.equals(job.path("id").asText())) return job;
+            if (job.path("id").asText().startsWith(MigratingDisk.JOB_PREFIX)) mine.add(job);
         }
-        return null;
+        return mine;
     }
 }

@@ -34,11 +34,14 @@ public final class MigrationStatus {
                 ram.path("transferred").asLong(0), ram.path("remaining").asLong(0), error);
     }
 
-    /** The disk-mirror phase, from the job's {@code query-jobs} entry (null: not created yet). */
-    public static MigrationProgress fromMirrorJob(JsonNode job) {
-        if (job == null) return new MigrationProgress(MigrationProgress.ACTIVE, 0, 0, 0, 0, null);
-        long done = job.path("current-progress").asLong(0);
-        long total = job.path("total-progress").asLong(0);
+    /** The disk-mirror phase, from the jobs' {@code query-jobs} entries (none: not created yet), added up. */
+    public static MigrationProgress fromMirrorJobs(java.util.Collection<JsonNode> jobs) {
+        long done = 0;
+        long total = 0;
+        for (JsonNode job : jobs) {
+            done += job.path("current-progress").asLong(0);
+            total += job.path("total-progress").asLong(0);
+        }
         return new MigrationProgress(MigrationProgress.ACTIVE, 0, 0, done, Math.max(0, total - done), null);
     }
 }

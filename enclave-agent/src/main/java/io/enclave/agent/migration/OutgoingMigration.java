@@ -30,13 +30,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class OutgoingMigration {
     private static final Logger log = LoggerFactory.getLogger(OutgoingMigration.class);
-    static final String MIRROR_JOB = "migration-disk0";
-    static final String TARGET_NODE = "migration-target";
     private static final Duration POLL = Duration.ofMillis(20);
     private static final Duration MIRROR_CANCEL_TIMEOUT = Duration.ofSeconds(60);
 
     private final String vmId;
     private final VmFiles files;
+    /** What the mirrors copy when the storage is copied: the boot disk and any hot-plugged volumes. */
+    private final List<MigratingDisk> disks;
     private final MigrationTarget target;
     private final boolean copyStorage;
     private final QmpClient qmp;
@@ -47,16 +47,22 @@ public final class OutgoingMigration {
     private boolean cancelRequested;
     private volatile MigrationProgress result;
 
-    private OutgoingMigration(String vmId, VmFiles files, MigrationTarget target, boolean copyStorage) {
+    private OutgoingMigration(String vmId, VmFiles files, List<MigratingDisk> disks, MigrationTarget target,
+            boolean copyStorage) {
         this.vmId = vmId;
         this.files = files;
+        this.disks = List.copyOf(disks);
         this.target = target;
         this.copyStorage = copyStorage;
         this.qmp = new QmpClient(files.qmpSocket());
     }
 
-    /** Opens the relays, starts the disk mirror if copying storage, and leaves the rest to a virtual thread. */
-    public static OutgoingMigration start(String vmId, VmFiles files, MigrationTarget target, boolean copyStorage) {
+    /**
+     * Opens the relays, starts a mirror of each of the {@code disks} if copying storage, and leaves the rest to a
+     * virtual thread.
+     */
+    public static OutgoingMigration start(String vmId, VmFiles files, List<MigratingDisk> disks, MigrationTarget target,
+            boolean copyStorage) {
         if (copyStorage && target.nbdPort() == null) {
             throw new EnclaveException.InvalidRequest("target.nbdPort", "copying storage needs the destination's NBD port");
         }
@@ -79,7 +85,7 @@ public final class OutgoingMigration {
             throw new EnclaveException.InvalidRequest("target.token", "the migration token must be " + TcpRelay.TOKEN_BYTES
                     + " bytes in hex");
         }
-        OutgoingMigration m = new OutgoingMigration(vmId, files, target, copyStorage);
+        OutgoingMigration m = new OutgoingMigration(vmId, files, disks, target, copyStorage);
         try {
             m.relays.add(TcpRelay.unixToTls(vmId, vmId + "-mig-out", files.migrationOutSocket(),
                     new InetSocketAddress(target.address(), target.migrationPort()), pinned, token));
@@ -101,14 +107,18 @@ public final class OutgoingMigration {
     }
 
     private void startMirror() {
-        qmp.execute("blockdev-add", Map.of("driver", "nbd", "node-name", TARGET_NODE,
-                "server", Map.of("type", "unix", "path", files.nbdOutSocket().toString()),
-                "export", IncomingMigration.DISK_NODE));
-        // write-blocking: once ready, every guest write reaches the target before it completes, so the mirror
-        // never falls behind while RAM is copied and the switch-over has no disk backlog.
-        qmp.execute("blockdev-mirror", Map.of("job-id", MIRROR_JOB, "device", IncomingMigration.DISK_NODE,
-                "target", TARGET_NODE, "sync", "top", "copy-mode", "write-blocking", "auto-dismiss", false));
         mirrorStarted = true;
+        for (MigratingDisk disk : disks) {
+            qmp.execute("blockdev-add", Map.of("driver", "nbd", "node-name", disk.targetNode(),
+                    "server", Map.of("type", "unix", "path", files.nbdOutSocket().toString()),
+                    "export", disk.export()));
+            // write-blocking: once ready, every guest write reaches the target before it completes, so the mirror
+            // never falls behind while RAM is copied and the switch-over has no disk backlog.
+            // sync=top copies what is above the backing image, which both hosts have; a volume's top node (a
+            // quorum, or a qcow2 without backing file) has nothing below it, so all of its data is copied.
+            qmp.execute("blockdev-mirror", Map.of("job-id", disk.job(), "device", disk.node(),
+                    "target", disk.targetNode(), "sync", "top", "copy-mode", "write-blocking", "auto-dismiss", false));
+        }
     }
 
     public MigrationTarget target() {
@@ -158,20 +168,25 @@ public final class OutgoingMigration {
         result = outcome;
     }
 
-    /** Null once the mirror is ready; the outcome if it failed or the migration was cancelled first. */
+    /** Null once every mirror is ready; the outcome if one failed or the migration was cancelled first. */
     private MigrationProgress awaitMirrorReady() {
         while (true) {
             synchronized (this) {
                 if (cancelRequested) return cancelled();
             }
-            JsonNode job = job();
-            if (job == null) throw new IllegalStateException("the disk mirror job vanished");
-            String status = job.path("status").asText();
-            if ("ready".equals(status)) return null;
-            if ("concluded".equals(status) || "aborting".equals(status) || "null".equals(status)) {
-                throw new IllegalStateException("the disk mirror stopped before it was ready: "
-                        + job.path("error").asText("no error given"));
+            Map<String, JsonNode> jobs = jobs();
+            boolean allReady = true;
+            for (MigratingDisk disk : disks) {
+                JsonNode job = jobs.get(disk.job());
+                if (job == null) throw new IllegalStateException("the mirror job of " + disk.export() + " vanished");
+                String status = job.path("status").asText();
+                if ("concluded".equals(status) || "aborting".equals(status) || "null".equals(status)) {
+                    throw new IllegalStateException("the mirror of " + disk.export() + " stopped before it was ready: "
+                            + job.path("error").asText("no error given"));
+                }
+                allReady &= "ready".equals(status);
             }
+            if (allReady) return null;
             Pause.sleep(POLL.multipliedBy(5));
         }
     }
@@ -188,37 +203,46 @@ public final class OutgoingMigration {
         return new MigrationProgress(MigrationProgress.CANCELLED, 0, 0, 0, 0, null);
     }
 
-    /** The mirror job's {@code query-jobs} entry, or null. */
-    private JsonNode job() {
+    /** This migration's mirror jobs in {@code query-jobs}, by job id. */
+    private Map<String, JsonNode> jobs() {
+        Map<String, JsonNode> mine = new java.util.HashMap<>();
         for (JsonNode job : qmp.execute("query-jobs")) {
-            if (MIRROR_JOB.equals(job.path("id").asText())) return job;
+            String id = job.path("id").asText();
+            if (disks.stream().anyMatch(d -> d.job().equals(id))) mine.put(id, job);
         }
-        return null;
+        return mine;
     }
 
-    /** Cancels the mirror (forced: at once, without copying what is dirty) and waits until it is gone. */
+    /**
+     * Cancels the mirrors (forced: at once, without copying what is dirty; otherwise a ready mirror first copies
+     * what is still dirty) and waits until they are gone.
+     */
     private void finishMirror(boolean force) {
-        JsonNode job = job();
-        if (job == null) return;
-        if (!"concluded".equals(job.path("status").asText())) {
-            qmp.execute("block-job-cancel", Map.of("device", MIRROR_JOB, "force", force));
+        for (JsonNode job : jobs().values()) {
+            if (!"concluded".equals(job.path("status").asText())) {
+                qmp.execute("block-job-cancel", Map.of("device", job.path("id").asText(), "force", force));
+            }
         }
         long deadline = System.nanoTime() + MIRROR_CANCEL_TIMEOUT.toNanos();
+        String error = null;
         while (true) {
-            job = job();
-            if (job == null) return;
-            if ("concluded".equals(job.path("status").asText())) {
-                qmp.execute("job-dismiss", Map.of("id", MIRROR_JOB));
-                if (!force && job.hasNonNull("error")) {
-                    throw new IllegalStateException("the disk mirror ended with an error: " + job.get("error").asText());
+            Map<String, JsonNode> left = jobs();
+            if (left.isEmpty()) break;
+            for (JsonNode job : left.values()) {
+                if ("concluded".equals(job.path("status").asText())) {
+                    qmp.execute("job-dismiss", Map.of("id", job.path("id").asText()));
+                    if (job.hasNonNull("error") && error == null) {
+                        error = job.path("id").asText() + ": " + job.get("error").asText();
+                    }
                 }
-                return;
             }
             if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("the disk mirror did not end within " + MIRROR_CANCEL_TIMEOUT.toSeconds() + " s");
+                throw new IllegalStateException("the disk mirrors did not end within " + MIRROR_CANCEL_TIMEOUT.toSeconds()
+                        + " s: " + left.keySet());
             }
             Pause.sleep(POLL);
         }
+        if (!force && error != null) throw new IllegalStateException("a disk mirror ended with an error: " + error);
     }
 
     /**
@@ -229,11 +253,12 @@ public final class OutgoingMigration {
         try {
             if (mirrorStarted) {
                 finishMirror(forceMirror);
-                boolean nodeThere = false;
                 for (JsonNode node : qmp.execute("query-named-block-nodes", Map.of("flat", true))) {
-                    if (TARGET_NODE.equals(node.path("node-name").asText())) nodeThere = true;
+                    String name = node.path("node-name").asText();
+                    if (disks.stream().anyMatch(d -> d.targetNode().equals(name))) {
+                        qmp.execute("blockdev-del", Map.of("node-name", name));
+                    }
                 }
-                if (nodeThere) qmp.execute("blockdev-del", Map.of("node-name", TARGET_NODE));
                 mirrorStarted = false;
             }
         } finally {
@@ -248,7 +273,7 @@ public final class OutgoingMigration {
         synchronized (this) {
             ramPhase = migrating;
         }
-        if (!ramPhase) return MigrationStatus.fromMirrorJob(job());
+        if (!ramPhase) return MigrationStatus.fromMirrorJobs(jobs().values());
         MigrationProgress p = MigrationStatus.fromQueryMigrate(qmp.execute("query-migrate"));
         if (!p.finished()) return p;
         done = result; // the driver may just have finished

@@ -3,6 +3,7 @@ package io.enclave.agent.qemu;
 import io.enclave.agent.storage.BlockGraph;
 import io.enclave.agent.storage.VolumeLayout;
 import io.enclave.core.host.BootImage;
+import io.enclave.core.host.PluggedVolume;
 import io.enclave.core.host.VmNic;
 import io.enclave.core.host.VmRuntimeSpec;
 import java.util.ArrayList;
@@ -71,6 +72,16 @@ public final class QemuCommandLine {
             // host_mtu tells the guest driver the network's MTU even before DHCP.
             add(argv, "-device", "virtio-net-pci,netdev=net" + i + ",id=nic" + i + ",mac=" + nic.mac()
                     + ",host_mtu=" + nic.mtu());
+        }
+
+        // Volumes the source of an incoming migration had hot-plugged: the same graph, device id and serial as a
+        // hot-plug gives them (QemuStorageDriver.attach), at the slot they hold there.
+        for (PluggedVolume plugged : spec.pluggedVolumes()) {
+            VolumeLayout layout = VolumeLayout.of(plugged.volume());
+            BlockGraph graph = BlockGraph.of(layout);
+            argv.addAll(graph.commandLineArgs());
+            add(argv, "-device", "virtio-blk-pci,drive=" + graph.top() + ",id=" + layout.qdevId() + ",serial="
+                    + layout.serial() + ",addr=0x" + Integer.toHexString(plugged.pciSlot()));
         }
 
         // A guest kernel panic pauses the guest and shows as status "guest-panicked".

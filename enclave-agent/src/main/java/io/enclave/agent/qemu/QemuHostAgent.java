@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.enclave.agent.exec.CommandResult;
 import io.enclave.agent.exec.CommandRunner;
 import io.enclave.agent.network.NetworkDriver;
+import io.enclave.agent.storage.BlockGraph;
 import io.enclave.agent.storage.CopyLocation;
 import io.enclave.agent.storage.DeviceStatus;
 import io.enclave.agent.storage.StorageDriver;
@@ -26,10 +27,12 @@ import io.enclave.core.host.HostInfo;
 import io.enclave.core.host.MigrationProgress;
 import io.enclave.core.host.MigrationTarget;
 import io.enclave.agent.migration.IncomingMigration;
+import io.enclave.agent.migration.MigratingDisk;
 import io.enclave.agent.migration.LeftoverMigration;
 import io.enclave.agent.migration.MigrationPortRange;
 import io.enclave.agent.migration.OutgoingMigration;
 import io.enclave.core.host.RuntimeState;
+import io.enclave.core.host.PluggedVolume;
 import io.enclave.core.host.VmRuntimeSpec;
 import io.enclave.core.host.VmRuntimeStatus;
 import java.io.IOException;
@@ -448,10 +451,16 @@ public final class QemuHostAgent implements HostAgent {
                 return reopened.target();
             }
             if (alive) throw new EnclaveException.Conflict("vm " + vmId + " is already running on host " + info.id());
-            if (spec.bootVolume() != null) {
-                throw new EnclaveException.Conflict("vm " + vmId + " boots from volume " + spec.bootVolume().volume().id()
-                        + ": live migration of a VM with a boot volume is not supported yet");
+            if (spec.bootVolume() != null && !copyStorage) {
+                throw new EnclaveException.InvalidRequest("copyStorage", "vm " + vmId + " boots from volume "
+                        + spec.bootVolume().volume().id() + ", whose copies are on one host's devices: it moves only by copying");
             }
+            if (spec.bootVolume() != null) refuseExistingCopies(vmId, VolumeLayout.of(spec.bootVolume()));
+            if (!spec.pluggedVolumes().isEmpty() && !copyStorage) {
+                throw new EnclaveException.InvalidRequest("copyStorage", "vm " + vmId + " has hot-plugged volumes, whose "
+                        + "copies are on one host's devices: it moves only by copying");
+            }
+            for (PluggedVolume plugged : spec.pluggedVolumes()) refuseExistingCopies(vmId, VolumeLayout.of(plugged.volume()));
             if (copyStorage && spec.diskDir() != null) {
                 throw new EnclaveException.InvalidRequest("copyStorage", "vm " + vmId + " has its disk on shared storage ("
                         + spec.diskDir() + "): migrate it without copying storage");
@@ -469,23 +478,87 @@ public final class QemuHostAgent implements HostAgent {
                         + " does not exist on host " + info.id() + " (is the shared storage mounted?)");
             }
             try {
-                // an empty overlay of the same size over the same base: the mirror (sync=top) fills in the rest
+                // Empty overlays of the same size over the same base (the VM's disk, or every copy of its boot volume in
+                // this host's pool): the mirror fills in the rest.
                 if (copyStorage) createDisk(spec);
                 rememberDisk(spec, files);
+                createPluggedVolumes(spec, files);
                 launch(spec, files, List.of("-incoming", "defer"));
-                IncomingMigration prepared = IncomingMigration.open(vmId, files, copyStorage, listenAddress, migrationPorts);
+                List<MigratingDisk> disks = new java.util.ArrayList<>();
+                disks.add(new MigratingDisk(spec.bootVolume() == null ? IncomingMigration.DISK_NODE
+                        : BlockGraph.of(VolumeLayout.of(spec.bootVolume())).top(), IncomingMigration.DISK_NODE));
+                for (PluggedVolume plugged : spec.pluggedVolumes()) {
+                    VolumeLayout layout = VolumeLayout.of(plugged.volume());
+                    disks.add(new MigratingDisk(BlockGraph.of(layout).top(), layout.volumeId()));
+                }
+                IncomingMigration prepared = IncomingMigration.open(vmId, files, copyStorage, disks, listenAddress,
+                        migrationPorts);
                 incoming.put(vmId, prepared);
                 log.info("vm {} (tenant {}): waiting for its incoming migration on {}, {} storage", vmId, spec.tenantId(),
                         prepared.target(), copyStorage ? "copied" : "shared");
                 return prepared.target();
             } catch (RuntimeException e) {
                 try {
-                    removeFromHost(vmId, files);
+                    removeIncoming(vmId, files);
                 } catch (RuntimeException cleanup) {
                     e.addSuppressed(cleanup);
                 }
                 throw e;
             }
+        }
+    }
+
+    /**
+     * Empty copies (full size, no backing file) of the volumes the source has hot-plugged, recorded first so that
+     * a failed migration removes them.
+     */
+    private void createPluggedVolumes(VmRuntimeSpec spec, VmFiles files) {
+        if (spec.pluggedVolumes().isEmpty()) return;
+        List<VolumeOnHost> volumes = spec.pluggedVolumes().stream().map(PluggedVolume::volume)
+                .map(BootVolumeRecord::forHost).toList();
+        try {
+            Files.writeString(files.incomingVolumesFile(), JsonLineChannel.JSON.writeValueAsString(volumes));
+        } catch (IOException e) {
+            throw new IllegalStateException("vm " + spec.vmId() + ": cannot record its incoming volumes: " + e.getMessage(), e);
+        }
+        for (VolumeOnHost volume : volumes) {
+            storageDriver().createVolume(VolumeLayout.of(volume));
+            log.info("vm {} (tenant {}): volume {} created for its incoming migration, {} GiB x {} copies", spec.vmId(),
+                    spec.tenantId(), volume.volume().id(), volume.volume().sizeGib(), volume.volume().copies());
+        }
+    }
+
+    private static List<VolumeOnHost> incomingVolumes(VmFiles files, String vmId) {
+        if (!Files.exists(files.incomingVolumesFile())) return List.of();
+        try {
+            return List.of(JsonLineChannel.JSON.readValue(files.incomingVolumesFile().toFile(), VolumeOnHost[].class));
+        } catch (IOException e) {
+            throw new IllegalStateException("vm " + vmId + ": cannot read " + files.incomingVolumesFile() + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A boot volume's copies on this host are made fresh for an incoming migration: a file left from an earlier
+     * stay of the VM would be taken for data the mirror did not send.
+     */
+    private static void refuseExistingCopies(String vmId, VolumeLayout layout) {
+        for (CopyLocation copy : layout.copies()) {
+            if (Files.exists(copy.file(layout.volumeId()))) {
+                throw new EnclaveException.Conflict("vm " + vmId + ": copy " + copy.index() + " of its boot volume "
+                        + layout.volumeId() + " already exists at " + copy.file(layout.volumeId()) + " on this host");
+            }
+        }
+    }
+
+    /** Removes an incoming migration's QEMU and files, and the volume copies it made here. */
+    private void removeIncoming(String vmId, VmFiles files) {
+        List<VolumeOnHost> made = new java.util.ArrayList<>(incomingVolumes(files, vmId));
+        BootVolumeRecord.read(files, vmId).ifPresent(made::add);
+        removeFromHost(vmId, files);
+        for (VolumeOnHost volume : made) {
+            storageDriver().deleteVolume(VolumeLayout.of(volume));
+            log.info("vm {}: removed the copies of volume {} made for the migration", vmId, volume.volume().id());
         }
     }
 
@@ -518,25 +591,69 @@ public final class QemuHostAgent implements HostAgent {
                 throw new EnclaveException.InvalidRequest("copyStorage", "vm " + vmId + " has its disk on host " + info.id()
                         + " only: migrate it with copyStorage");
             }
-            List<String> volumes = attachedVolumes(files);
-            if (!volumes.isEmpty()) {
-                throw new EnclaveException.Conflict("vm " + vmId + ": migration of VMs with attached volumes is not supported yet ("
-                        + String.join(", ", volumes) + ")");
+            Optional<VolumeLayout> bootVolume = BootVolumeRecord.read(files, vmId).map(VolumeLayout::of);
+            Map<String, String> volumes = pluggedVolumeNodes(files, bootVolume.map(VolumeLayout::qdevId).orElse("disk0-dev"));
+            if (!volumes.isEmpty() && !copyStorage) {
+                throw new EnclaveException.InvalidRequest("copyStorage", "vm " + vmId + " has hot-plugged volumes ("
+                        + String.join(", ", volumes.keySet()) + ") on host " + info.id() + "'s devices: they move only by copying");
             }
-            outgoing.put(vmId, OutgoingMigration.start(vmId, files, target, copyStorage));
+            List<MigratingDisk> disks = new java.util.ArrayList<>();
+            disks.add(new MigratingDisk(bootVolume.map(v -> BlockGraph.of(v).top()).orElse(IncomingMigration.DISK_NODE),
+                    IncomingMigration.DISK_NODE));
+            volumes.forEach((volumeId, node) -> disks.add(new MigratingDisk(node, volumeId)));
+            outgoing.put(vmId, OutgoingMigration.start(vmId, files, disks, target, copyStorage));
             log.info("vm {}: migration to {} started, {} storage", vmId, target, copyStorage ? "copied" : "shared");
         }
     }
 
-    /** Block devices of the guest other than its boot disk: hot-plugged volumes. */
-    private static List<String> attachedVolumes(VmFiles files) {
-        List<String> devices = new java.util.ArrayList<>();
+    /**
+     * The guest's hot-plugged volumes (block devices other than its boot disk, qdev id {@code bootDevice}): the
+     * volume id (the qdev id without "-dev") and the block node its device uses.
+     */
+    private static Map<String, String> pluggedVolumeNodes(VmFiles files, String bootDevice) {
+        Map<String, String> volumes = new java.util.TreeMap<>();
         for (JsonNode block : new QmpClient(files.qmpSocket()).execute("query-block")) {
-            String qdev = block.path("qdev").asText();
-            if (!block.has("inserted") || qdev.contains("/disk0-dev/") || qdev.equals("disk0-dev")) continue;
-            devices.add(qdev.isEmpty() ? block.path("device").asText() : qdev);
+            String qdev = qdevId(block.path("qdev").asText());
+            if (!block.has("inserted") || qdev.equals(bootDevice)) continue;
+            if (!qdev.endsWith("-dev")) {
+                throw new IllegalStateException("vm block device " + qdev + " is neither the boot disk nor a volume");
+            }
+            volumes.put(qdev.substring(0, qdev.length() - "-dev".length()), block.path("inserted").path("node-name").asText());
         }
-        return devices;
+        return volumes;
+    }
+
+    /** QEMU names a device in query-block by its qdev id or its QOM path (/machine/peripheral/ID/virtio-backend). */
+    private static String qdevId(String shown) {
+        if (!shown.startsWith("/")) return shown;
+        String[] parts = shown.split("/");
+        return parts.length > 3 ? parts[3] : shown;
+    }
+
+    @Override
+    public Map<String, Integer> pluggedVolumeSlots(String vmId) {
+        synchronized (lock(vmId)) {
+            VmFiles files = files(vmId);
+            if (alivePid(files).isEmpty()) throw new EnclaveException.Conflict("vm " + vmId + " is not running on host " + info.id());
+            String bootDevice = BootVolumeRecord.read(files, vmId).map(VolumeLayout::of).map(VolumeLayout::qdevId)
+                    .orElse("disk0-dev");
+            Map<String, String> volumes = pluggedVolumeNodes(files, bootDevice);
+            Map<String, Integer> slots = new java.util.TreeMap<>();
+            for (JsonNode bus : new QmpClient(files.qmpSocket()).execute("query-pci")) {
+                for (JsonNode device : bus.path("devices")) {
+                    String qdev = device.path("qdev_id").asText();
+                    if (qdev.endsWith("-dev")) {
+                        String volumeId = qdev.substring(0, qdev.length() - "-dev".length());
+                        if (volumes.containsKey(volumeId)) slots.put(volumeId, device.path("slot").asInt());
+                    }
+                }
+            }
+            if (!slots.keySet().equals(volumes.keySet())) {
+                throw new IllegalStateException("vm " + vmId + ": volumes " + volumes.keySet() + " but PCI devices for "
+                        + slots.keySet());
+            }
+            return slots;
+        }
     }
 
     @Override
@@ -630,6 +747,12 @@ public final class QemuHostAgent implements HostAgent {
                         + info.id() + " (QEMU status " + qemuStatus + ")");
             }
             IncomingMigration.finish(vmId, files, open);
+            try {
+                Files.deleteIfExists(files.incomingVolumesFile()); // the volumes are the VM's now, not the migration's
+            } catch (IOException e) {
+                throw new IllegalStateException("vm " + vmId + ": cannot remove " + files.incomingVolumesFile() + ": "
+                        + e.getMessage(), e);
+            }
             incoming.remove(vmId);
             guestReadyForBoot.remove(vmId);
             log.info("vm {}: incoming migration completed, running on host {}", vmId, info.id());
@@ -647,7 +770,7 @@ public final class QemuHostAgent implements HostAgent {
                 }
                 return; // nothing of an incoming migration here (aborted before, or never prepared)
             }
-            removeFromHost(vmId, files);
+            removeIncoming(vmId, files);
             log.info("vm {}: incoming migration aborted, nothing of it left on host {}", vmId, info.id());
         }
         locks.remove(vmId);

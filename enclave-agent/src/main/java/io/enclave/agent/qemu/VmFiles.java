@@ -33,6 +33,8 @@ public record VmFiles(Path dir, Path disk) {
     public Path diskDirFile() { return dir.resolve("disk-dir"); }
     /** The VM's boot volume (the controller's {@code VolumeOnHost}) when it boots from one instead of {@code disk}. */
     public Path bootVolumeFile() { return dir.resolve("boot-volume.json"); }
+    /** Destination: the hot-plugged volumes whose copies an incoming migration made here (removed if it fails). */
+    public Path incomingVolumesFile() { return dir.resolve("incoming-volumes.json"); }
     /** Present while this host's QEMU waits for (or has just received) an incoming migration. */
     public Path incomingFile() { return dir.resolve("incoming.json"); }
     /** Destination: QEMU's incoming migration stream. */

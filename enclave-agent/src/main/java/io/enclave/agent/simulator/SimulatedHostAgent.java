@@ -152,6 +152,11 @@ public final class SimulatedHostAgent implements HostAgent {
     }
 
     @Override
+    public Map<String, Integer> pluggedVolumeSlots(String vmId) {
+        return Map.of(); // simulated VMs have no devices
+    }
+
+    @Override
     public MigrationProgress migrationProgress(String vmId) {
         MigrationProgress p = outgoing.get(vmId);
         if (p == null) throw new EnclaveException.Conflict("vm " + vmId + " has no migration on host " + info.id());

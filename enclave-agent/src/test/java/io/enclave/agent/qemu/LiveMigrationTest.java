@@ -293,9 +293,12 @@ class LiveMigrationTest {
                 Map.of("d1", device.toString()));
         withStorage.createVolume(volume);
         withStorage.attachVolume(spec.vmId(), volume);
+        // where its device sits, for the destination's QEMU: a slot of its own, not the boot disk's
+        Map<String, Integer> slots = source.pluggedVolumeSlots(spec.vmId());
+        assertThat(slots).containsOnlyKeys(volume.volume().id());
+        assertThat(slots.get(volume.volume().id())).isBetween(2, 31);
         assertThatThrownBy(() -> source.startMigration(spec.vmId(), new MigrationTarget("127.0.0.1", 1, 2, null, null), true))
-                .isInstanceOf(EnclaveException.Conflict.class)
-                .hasMessageContaining("migration of VMs with attached volumes is not supported yet");
+                .isInstanceOf(EnclaveException.InvalidRequest.class).hasMessageContaining("migration certificate is missing");
     }
 
     // ---------------------------------------------------------------- helpers

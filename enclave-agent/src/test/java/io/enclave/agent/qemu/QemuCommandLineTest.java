@@ -3,6 +3,7 @@ package io.enclave.agent.qemu;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.enclave.core.host.BootImage;
+import io.enclave.core.host.PluggedVolume;
 import io.enclave.core.host.VmNic;
 import io.enclave.core.host.VmRuntimeSpec;
 import io.enclave.core.storage.CopyState;
@@ -77,5 +78,21 @@ class QemuCommandLineTest {
                 .contains("\"filename\":\"/srv/b/enclave-volumes/vol-0123456789ab-c1g1.qcow2\"")
                 .contains("\"driver\":\"quorum\",\"node-name\":\"vol-0123456789ab\"")
                 .contains("-device virtio-blk-pci,drive=vol-0123456789ab,id=vol-0123456789ab-dev,serial=vol-0123456789ab,bootindex=0");
+    }
+
+    @Test
+    void anIncomingMigrationsPluggedVolumesAreOnTheCommandLineAtTheirSourceSlots() {
+        BootImage image = new BootImage("/img/disk.qcow2", "qcow2", null, null, null, false);
+        Volume data = new Volume("vol-aaaaaaaaaaaa", "tn-1", "data", "pool-1", 2, 1,
+                List.of(new VolumeCopy(0, "dev-a", 3, CopyState.IN_SYNC)), "vm-0123456789ab", false, List.of());
+        VmRuntimeSpec spec = spec(image).withPluggedVolumes(List.of(
+                new PluggedVolume(new VolumeOnHost(data, Map.of("dev-a", "/srv/a")), 11)));
+        List<String> argv = QemuCommandLine.build("qemu-system-x86_64", spec, files, Accelerator.TCG);
+        String line = String.join(" ", argv);
+        assertThat(line).contains("\"filename\":\"/srv/a/enclave-volumes/vol-aaaaaaaaaaaa-c0g3.qcow2\"")
+                .contains("-device virtio-blk-pci,drive=vol-aaaaaaaaaaaa-c0g3,id=vol-aaaaaaaaaaaa-dev,serial=vol-aaaaaaaaaaaa,addr=0xb");
+        // after every device QEMU places itself, so none of them can take the slot first
+        assertThat(line.indexOf("addr=0xb")).isGreaterThan(line.indexOf("virtio-serial-pci"));
+        assertThat(spec(image).pluggedVolumes()).isEmpty();
     }
 }

@@ -4,6 +4,7 @@ import io.enclave.controller.persistence.HostRepository.HostRow;
 import io.enclave.controller.persistence.Scope;
 import io.enclave.controller.persistence.Store;
 import io.enclave.controller.persistence.VmRepository.Migration;
+import io.enclave.controller.service.StorageService;
 import io.enclave.controller.reconcile.RuntimeSpecs;
 import io.enclave.controller.scheduler.HostRegistry;
 import io.enclave.controller.scheduler.Scheduler;
@@ -12,6 +13,9 @@ import io.enclave.core.error.EnclaveException;
 import io.enclave.core.host.HostAgent;
 import io.enclave.core.host.MigrationProgress;
 import io.enclave.core.host.MigrationTarget;
+import io.enclave.core.host.PluggedVolume;
+import io.enclave.core.host.VmRuntimeSpec;
+import io.enclave.core.storage.Volume;
 import io.enclave.core.operation.Operation;
 import io.enclave.core.operation.OperationKind;
 import io.enclave.core.operation.OperationStatus;
@@ -53,6 +57,7 @@ public final class MigrationService implements AutoCloseable {
     private final HostRegistry hosts;
     private final Scheduler scheduler;
     private final RuntimeSpecs specs;
+    private final VolumeMoves volumeMoves;
     private final Function<String, Object> applyTenantNetworking;
     private final Consumer<String> reconcileVmSoon;
     private final Consumer<String> reconcileTenantNetworkSoon;
@@ -67,13 +72,14 @@ public final class MigrationService implements AutoCloseable {
      * @param applyTenantNetworking converges a tenant's networking on every host now (the destination needs
      *                              the VM's ports before its QEMU starts)
      */
-    public MigrationService(Store store, HostRegistry hosts, Scheduler scheduler, RuntimeSpecs specs,
+    public MigrationService(Store store, HostRegistry hosts, Scheduler scheduler, RuntimeSpecs specs, StorageService storage,
             Function<String, Object> applyTenantNetworking, Consumer<String> reconcileVmSoon,
             Consumer<String> reconcileTenantNetworkSoon, Clock clock) {
         this.store = store;
         this.hosts = hosts;
         this.scheduler = scheduler;
         this.specs = specs;
+        this.volumeMoves = new VolumeMoves(store, storage);
         this.applyTenantNetworking = applyTenantNetworking;
         this.reconcileVmSoon = reconcileVmSoon;
         this.reconcileTenantNetworkSoon = reconcileTenantNetworkSoon;
@@ -127,18 +133,19 @@ public final class MigrationService implements AutoCloseable {
                     throw new EnclaveException.Conflict("vm " + vmId + " is not running (phase " + vm.phase().name().toLowerCase()
                             + "): only a running VM migrates live; a stopped one starts wherever it is placed");
                 }
-                store.volumes().bootVolumeOf(h, vmId).ifPresent(boot -> {
-                    throw new EnclaveException.Conflict("vm " + vmId + " boots from volume " + boot.volume().id()
-                            + ": live migration of a VM with a boot volume is not supported yet");
-                });
-                int volumes = h.createQuery("SELECT COUNT(*) FROM volumes WHERE attached_vm_id = :id").bind("id", vmId)
-                        .mapTo(Integer.class).one();
-                if (volumes > 0) {
-                    throw new EnclaveException.Conflict("vm " + vmId + " has " + volumes + " attached volume(s): "
-                            + "migrating VMs with attached volumes is not supported yet; detach them first");
+                List<Volume> volumes = volumeMoves.movable(h, vmId);
+                String shared = store.vms().sharedStorage(h, vmId);
+                if (!volumes.isEmpty() && Boolean.FALSE.equals(copyStorage)) {
+                    throw new EnclaveException.Conflict("vm " + vmId + (volumes.getFirst().bootDisk() ? " boots from" : " has attached")
+                            + " volume " + volumes.getFirst().id() + ", whose copies are on host " + vm.hostId()
+                            + "'s devices: it can only move by copying them (copyStorage false refuses that)");
+                }
+                if (!volumes.isEmpty() && shared != null) {
+                    throw new EnclaveException.Conflict("vm " + vmId + " has its disk on shared storage and volumes attached ("
+                            + volumes.stream().map(Volume::id).toList() + ") on host " + vm.hostId() + "'s devices: a migration "
+                            + "either shares or copies storage; detach the volumes to move it");
                 }
                 List<HostRow> rows = store.hosts().list(h);
-                String shared = store.vms().sharedStorage(h, vmId);
                 String group = vm.spec().placement().antiAffinityGroup();
                 Set<String> groupHosts = group == null ? Set.of() : store.vms().hostsOfGroup(h, vm.tenantId(), group);
                 String target;
@@ -148,6 +155,15 @@ public final class MigrationService implements AutoCloseable {
                     if (shared == null && Boolean.FALSE.equals(copyStorage)) {
                         throw new EnclaveException.Conflict("vm " + vmId + " has its disk on host " + vm.hostId()
                                 + "'s own storage: it can only move by copying it (copyStorage false refuses that)");
+                    }
+                    if (!volumes.isEmpty()) {
+                        rows.stream().filter(r -> !excluded.contains(r.id()) && !volumeMoves.fits(h, volumes, r.id()))
+                                .forEach(r -> excluded.add(r.id()));
+                        if (rows.stream().allMatch(r -> excluded.contains(r.id()))) {
+                            throw new EnclaveException.Conflict("no other host has storage pools with room for vm " + vmId
+                                    + "'s volumes " + volumes.stream().map(v -> v.id() + " (" + v.copies() + " copies of "
+                                    + v.sizeGib() + " GiB)").toList());
+                        }
                     }
                     target = scheduler.place(vm.spec(), rows, store.hosts().allocations(h), excluded, shared);
                 } else {
@@ -166,6 +182,7 @@ public final class MigrationService implements AutoCloseable {
                         null, now, now);
                 store.operations().insert(h, op, "admin", idempotencyKey);
                 store.vms().startMigration(h, vmId, target, op.id());
+                volumeMoves.planAndRecord(h, vmId, volumes, target);
                 return new Accepted(vm, target, copy, op);
             });
         } catch (RuntimeException e) {
@@ -220,7 +237,9 @@ public final class MigrationService implements AutoCloseable {
                 applyTenantNetworking.apply(vm.tenantId());
             }
             String listen = store.jdbi().withHandle(h -> store.hosts().find(h, toHost)).orElseThrow().underlayAddress();
-            MigrationTarget target = destination.prepareIncoming(specs.forHost(vm, toHost), copy, listen);
+            List<VolumeMoves.Move> moves = store.jdbi().withHandle(h -> volumeMoves.recorded(h, vmId));
+            VmRuntimeSpec spec = withMovedVolumes(specs.forHost(vm, toHost), moves, source);
+            MigrationTarget target = destination.prepareIncoming(spec, copy, listen);
             prepared = true;
             progress(operationId, 10, copy ? "copying the disk" : "copying memory");
             source.startMigration(vmId, target, copy);
@@ -236,19 +255,26 @@ public final class MigrationService implements AutoCloseable {
             // the VM never shows as "starting" (and refuses exec) just because the new host has not asked it yet.
             if (vm.guestReady()) awaitGuestAgent(destination, vmId, toHost);
             String message = "moved from host " + vm.hostId() + " to host " + toHost + ": total " + p.totalMs()
-                    + " ms, downtime " + p.downtimeMs() + " ms, storage " + (copy ? "copied" : "shared");
+                    + " ms, downtime " + p.downtimeMs() + " ms, storage " + (copy ? "copied" : "shared")
+                    + moves.stream().map(m -> ", " + (m.boot() ? "boot volume " : "volume ") + m.to().volume().id()
+                            + " now in pool " + m.to().volume().poolId()).collect(java.util.stream.Collectors.joining());
+            // The source's paused copy goes before the operation reads "succeeded": whoever sees it succeed sees one
+            // QEMU of the VM. A controller crash in between is settled at its next start (only the destination runs).
+            HostAgent sourceNow = hosts.get(vm.hostId()).orElse(source);
+            try {
+                sourceNow.release(vmId);
+            } catch (RuntimeException e) {
+                // The sweeper releases it later: the record says the VM lives elsewhere now.
+                log.warn("vm {}: releasing it on host {} after its migration: {}", vmId, vm.hostId(), e.getMessage());
+            }
+            moves.forEach(m -> deleteOldCopies(sourceNow, m, vm.hostId()));
             store.jdbi().useTransaction(h -> {
                 store.vms().moveToHost(h, vmId, toHost);
+                store.volumes().adoptMigrationCopies(h, vmId, clock.instant());
                 store.vms().endMigration(h, vmId);
                 store.operations().update(h, operationId, OperationStatus.SUCCEEDED, 100, message, null, clock.instant());
             });
             log.info("vm {} (tenant {}): {}", vmId, vm.tenantId(), message);
-            try {
-                source.release(vmId);
-            } catch (RuntimeException e) {
-                // The sweeper releases it later: the record says the VM lives elsewhere now.
-                log.warn("vm {}: releasing it on host {} after the migration failed: {}", vmId, vm.hostId(), e.getMessage());
-            }
         } catch (RuntimeException e) {
             if (closing) {
                 // Like a crash: the agents carry on, the record stays, and the next start settles it.
@@ -263,6 +289,7 @@ public final class MigrationService implements AutoCloseable {
             if (started) quietly(() -> sourceNow.cancelMigration(vmId), "cancel on the source");
             if (prepared) quietly(() -> destination.abortIncoming(vmId), "abort on the destination");
             store.jdbi().useTransaction(h -> {
+                store.volumes().forgetMigrationCopies(h, vmId);
                 store.vms().endMigration(h, vmId);
                 store.operations().update(h, operationId, OperationStatus.FAILED, 0, "the VM stays on host " + vm.hostId(),
                         "migration to host " + toHost + " failed: " + why, clock.instant());
@@ -274,6 +301,34 @@ public final class MigrationService implements AutoCloseable {
                 reconcileVmSoon.accept(vmId);
                 reconcileTenantNetworkSoon.accept(vm.tenantId());
             }
+        }
+    }
+
+    /**
+     * The spec for the destination with the VM's volumes where the migration puts them: the boot volume, and the
+     * hot-plugged ones at the PCI slots their devices hold on the source.
+     */
+    private static VmRuntimeSpec withMovedVolumes(VmRuntimeSpec spec, List<VolumeMoves.Move> moves, HostAgent source) {
+        List<VolumeMoves.Move> plugged = moves.stream().filter(m -> !m.boot()).toList();
+        for (VolumeMoves.Move m : moves) if (m.boot()) spec = spec.withBootVolume(m.to());
+        if (plugged.isEmpty()) return spec;
+        Map<String, Integer> slots = source.pluggedVolumeSlots(spec.vmId());
+        Set<String> recorded = new HashSet<>(plugged.stream().map(m -> m.to().volume().id()).toList());
+        if (!slots.keySet().equals(recorded)) {
+            throw new MigrationFailed("the VM's QEMU has volumes " + new java.util.TreeSet<>(slots.keySet())
+                    + " plugged in, but " + new java.util.TreeSet<>(recorded) + " are recorded as attached");
+        }
+        return spec.withPluggedVolumes(plugged.stream().map(m -> new PluggedVolume(m.to(), slots.get(m.to().volume().id())))
+                .toList());
+    }
+
+    /** A volume's copies on the source, once the VM runs on the destination's; left (and logged) if that fails. */
+    private static void deleteOldCopies(HostAgent source, VolumeMoves.Move move, String sourceHost) {
+        try {
+            source.deleteVolume(move.from());
+        } catch (RuntimeException e) {
+            log.warn("volume {}: its old copies on host {} could not be deleted after the migration (their files stay): {}",
+                    move.from().volume().id(), sourceHost, e.getMessage());
         }
     }
 
@@ -365,15 +420,22 @@ public final class MigrationService implements AutoCloseable {
         } else {
             arrived = onDestination;
         }
+        List<VolumeMoves.Move> moves = store.jdbi().withHandle(h -> volumeMoves.recorded(h, m.vmId()));
         if (arrived) {
             to.get().completeIncoming(m.vmId());
             from.ifPresent(a -> quietly(() -> a.release(m.vmId()), "release on the source"));
+            from.ifPresent(a -> moves.forEach(move -> deleteOldCopies(a, move, m.fromHost())));
         } else {
             from.ifPresent(a -> quietly(() -> a.cancelMigration(m.vmId()), "cancel on the source"));
             to.ifPresent(a -> quietly(() -> a.abortIncoming(m.vmId()), "abort on the destination"));
         }
         store.jdbi().useTransaction(h -> {
-            if (arrived) store.vms().moveToHost(h, m.vmId(), m.toHost());
+            if (arrived) {
+                store.vms().moveToHost(h, m.vmId(), m.toHost());
+                store.volumes().adoptMigrationCopies(h, m.vmId(), clock.instant());
+            } else {
+                store.volumes().forgetMigrationCopies(h, m.vmId());
+            }
             store.vms().endMigration(h, m.vmId());
             if (m.operationId() != null) {
                 store.operations().update(h, m.operationId(), arrived ? OperationStatus.SUCCEEDED : OperationStatus.FAILED,

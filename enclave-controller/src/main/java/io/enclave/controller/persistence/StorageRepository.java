@@ -73,8 +73,11 @@ public final class StorageRepository {
     public Map<String, Long> reservedBytes(Handle h) {
         Map<String, Long> reserved = new HashMap<>();
         h.createQuery("""
-                SELECT c.device_id, SUM(v.size_gib) AS gib FROM volume_copies c JOIN volumes v ON v.id = c.volume_id
-                GROUP BY c.device_id""")
+                SELECT device_id, SUM(gib) AS gib FROM (
+                  SELECT c.device_id, v.size_gib AS gib FROM volume_copies c JOIN volumes v ON v.id = c.volume_id
+                  UNION ALL
+                  SELECT m.device_id, v.size_gib AS gib FROM migration_volume_copies m JOIN volumes v ON v.id = m.volume_id
+                ) promised GROUP BY device_id""")
                 .map((rs, ctx) -> Map.entry(rs.getString("device_id"), rs.getLong("gib") << 30))
                 .forEach(e -> reserved.put(e.getKey(), e.getValue()));
         return reserved;

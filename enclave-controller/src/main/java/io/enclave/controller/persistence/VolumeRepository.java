@@ -119,6 +119,47 @@ public final class VolumeRepository {
                         rs.getString("device_id"), rs.getInt("generation"), CopyState.RESYNCING))).list();
     }
 
+    /** Copies a live migration makes of one of a VM's volumes in pool {@code toPoolId} of the destination host. */
+    public record PlannedCopies(String volumeId, String toPoolId, List<VolumeCopy> copies) {}
+
+    public void recordMigrationCopies(Handle h, String vmId, PlannedCopies planned) {
+        for (VolumeCopy c : planned.copies()) {
+            h.createUpdate("""
+                    INSERT INTO migration_volume_copies (vm_id, volume_id, to_pool_id, copy_index, device_id, generation)
+                    VALUES (:vm, :v, :p, :i, :d, :g)""")
+                    .bind("vm", vmId).bind("v", planned.volumeId()).bind("p", planned.toPoolId()).bind("i", c.index())
+                    .bind("d", c.deviceId()).bind("g", c.generation()).execute();
+        }
+    }
+
+    /** The copies planned for each volume of the VM's migration, by volume. */
+    public List<PlannedCopies> migrationCopies(Handle h, String vmId) {
+        record Row(String volumeId, String poolId, VolumeCopy copy) {}
+        List<Row> rows = h.createQuery("SELECT * FROM migration_volume_copies WHERE vm_id = :vm ORDER BY volume_id, copy_index")
+                .bind("vm", vmId).map((rs, ctx) -> new Row(rs.getString("volume_id"), rs.getString("to_pool_id"),
+                        new VolumeCopy(rs.getInt("copy_index"), rs.getString("device_id"), rs.getInt("generation"),
+                                CopyState.IN_SYNC))).list();
+        java.util.Map<String, List<Row>> byVolume = new java.util.LinkedHashMap<>();
+        for (Row row : rows) byVolume.computeIfAbsent(row.volumeId(), k -> new java.util.ArrayList<>()).add(row);
+        return byVolume.values().stream().map(r -> new PlannedCopies(r.getFirst().volumeId(), r.getFirst().poolId(),
+                r.stream().map(Row::copy).toList())).toList();
+    }
+
+    /** The migration completed: its volumes live in the planned pools, on the planned copies, from now on. */
+    public void adoptMigrationCopies(Handle h, String vmId, Instant now) {
+        migrationCopies(h, vmId).forEach(planned -> {
+            h.createUpdate("UPDATE volumes SET pool_id = :p, updated_at = :now WHERE id = :v").bind("p", planned.toPoolId())
+                    .bind("now", Rows.ts(now)).bind("v", planned.volumeId()).execute();
+            h.createUpdate("DELETE FROM volume_copies WHERE volume_id = :v").bind("v", planned.volumeId()).execute();
+            for (VolumeCopy c : planned.copies()) saveCopy(h, planned.volumeId(), c, true);
+        });
+        forgetMigrationCopies(h, vmId);
+    }
+
+    public void forgetMigrationCopies(Handle h, String vmId) {
+        h.createUpdate("DELETE FROM migration_volume_copies WHERE vm_id = :vm").bind("vm", vmId).execute();
+    }
+
     public void delete(Handle h, String id) {
         h.createUpdate("DELETE FROM volumes WHERE id = :id").bind("id", id).execute();
     }

@@ -156,14 +156,14 @@ public final class StorageService {
     // ---------------------------------------------------------------- for VolumeService
 
     /** The pool's devices with what is promised on each, for placement. */
-    List<DeviceSpace> poolSpace(Handle h, String poolId) {
+    public List<DeviceSpace> poolSpace(Handle h, String poolId) {
         Map<String, Long> reserved = store.storage().reservedBytes(h);
         return store.storage().devicesOfPool(h, poolId).stream()
                 .map(d -> DeviceSpace.of(d.device(), reserved.getOrDefault(d.device().id(), 0L))).toList();
     }
 
     /** The volume with the host directory of every device of its pool. */
-    VolumeOnHost onHost(Handle h, Volume volume) {
+    public VolumeOnHost onHost(Handle h, Volume volume) {
         return new VolumeOnHost(volume, store.storage().devicesOfPool(h, volume.poolId()).stream()
                 .collect(Collectors.toMap(d -> d.device().id(), d -> d.device().path())));
     }

@@ -162,6 +162,7 @@ public final class VolumeService {
             Volume volume = lock(h, caller, id);
             // The VM's row lock orders this against a start or stop of the VM.
             Vm vm = store.vms().lock(h, Scope.of(caller), vmId).orElseThrow(() -> new EnclaveException.NotFound("vm", vmId));
+            refuseWhileMigrating(h, vmId);
             String poolHost = store.storage().pool(h, volume.poolId()).orElseThrow().pool().hostId();
             StorageRules.checkAttach(volume, vmId, vm.tenantId(), vm.hostId(), poolHost);
             boolean live = plugMode(vm);
@@ -308,9 +309,19 @@ public final class VolumeService {
                 + vm.desiredState().name().toLowerCase() + "): attach or detach volumes when it is running or stopped");
     }
 
+    /** The volume, locked for a change; refused while the VM it is attached to migrates (its copies may be moving). */
     private Volume lock(Handle h, Caller caller, String id) {
-        return store.volumes().lock(h, Scope.of(caller), id)
+        Volume volume = store.volumes().lock(h, Scope.of(caller), id)
                 .orElseThrow(() -> new EnclaveException.NotFound("volume", id)).volume();
+        if (volume.attachedVmId() != null) refuseWhileMigrating(h, volume.attachedVmId());
+        return volume;
+    }
+
+    private void refuseWhileMigrating(Handle h, String vmId) {
+        store.vms().migration(h, vmId).ifPresent(m -> {
+            throw new EnclaveException.Conflict("vm " + vmId + " is migrating to host " + m.toHost()
+                    + ": its volumes change once the migration has ended");
+        });
     }
 
     private boolean vmRunning(Handle h, String vmId) {

@@ -134,6 +134,12 @@ public interface HostAgent {
      */
     void startMigration(String vmId, MigrationTarget target, boolean copyStorage);
 
+    /**
+     * Source, before a migration with copied storage: the volumes hot-plugged into the running VM (by volume id)
+     * and the PCI slot each one's device holds, for the destination's QEMU to have them at the same place.
+     */
+    java.util.Map<String, Integer> pluggedVolumeSlots(String vmId);
+
     /** Source: the state of the VM's outgoing migration. */
     MigrationProgress migrationProgress(String vmId);
 
