@@ -29,7 +29,8 @@ import org.junit.jupiter.api.Test;
  * A running VM whose root filesystem is a 2-copy boot volume on real (loop) devices of one host, with a 1-copy
  * data volume hot-plugged, moves live to another host (namespaces with their own agents, no shared storage): both
  * volumes are mirrored into a pool of the destination while the guest writes to them, and back again, with the
- * bad requests refused on the way. Device mounts are prefixed {@code ebm}.
+ * bad requests refused on the way, a controller restart in the middle settled, and a drain moving it once more.
+ * Device mounts are prefixed {@code ebm}.
  */
 class MultiHostVolumeMigrationTest {
     static final ProcessCommandRunner SH = new ProcessCommandRunner();
@@ -134,15 +135,48 @@ class MultiHostVolumeMigrationTest {
         assertMovedTo(vm, vol, host1, "pool-a", md5, lines(vm));
         assertVolumeMovedTo(vm, data, "pool-a", volumeMd5);
         assertThat(host2Files).noneMatch(Files::exists);
+        JsonNode after = t.get("/v1/volumes/" + vol).json();
+        assertThat(after.path("placement").findValuesAsText("generation")).containsOnly("2");
+        assertThat(after.path("health").asText()).isEqualTo("healthy");
+
+        // The controller restarts while the volumes are being copied: the next one settles the migration from what
+        // the hosts report, and the volumes are recorded where the VM runs, with no copies left on the other side.
+        Response r = dc.admin.post("/v1/vms/" + vm + "/migrate", Map.of("hostId", host2.id()));
+        assertThat(r.status()).as(r.toString()).isEqualTo(202);
+        String opId = r.get("id").asText();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline && dc.admin.get("/v1/operations/" + opId).get("progress").asInt() < 10) {
+            InProcessEnclave.sleep(20);
+        }
+        dc.restartController();
+        JsonNode settled = awaitOperation(dc.admin, opId, Duration.ofMinutes(2));
+        boolean arrived = settled.get("status").asText().equals("succeeded");
+        DataCentre.Host where = arrived ? host2 : host1;
+        assertThat(t.get("/v1/vms/" + vm).get("hostId").asText()).as(settled.toString()).isEqualTo(where.id());
+        assertMovedTo(vm, vol, where, arrived ? "pool-b" : "pool-a", md5, 0);
+        assertVolumeMovedTo(vm, data, arrived ? "pool-b" : "pool-a", volumeMd5);
+        for (String other : arrived ? List.of("a1", "a2") : List.of("b1", "b2")) {
+            Path dir = devices.root.resolve("ebm-" + other).resolve("enclave-volumes");
+            try (var files = Files.list(dir)) {
+                assertThat(files.toList()).as("%s: %s", other, settled).isEmpty();
+            }
+        }
+        // Nothing of the settled migration stays recorded: the VM moves again, this time drained off its host.
+        assertThat(dc.admin.post("/v1/hosts/" + where.id() + "/maintenance", null).status()).isEqualTo(202);
+        long drainDeadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        while (System.nanoTime() < drainDeadline
+                && !dc.admin.get("/v1/hosts/" + where.id()).get("maintenance").asText().equals("on")) {
+            InProcessEnclave.sleep(500);
+        }
+        assertThat(dc.admin.get("/v1/hosts/" + where.id()).get("maintenance").asText()).isEqualTo("on");
+        assertMovedTo(vm, vol, arrived ? host1 : host2, arrived ? "pool-a" : "pool-b", md5, 0);
+        assertThat(dc.admin.delete("/v1/hosts/" + where.id() + "/maintenance").get("maintenance").asText()).isEqualTo("none");
 
         // Still an ordinary attached volume on its new host: detached live.
         exec(vm, "kill $(cat /tmp/vol-writer)");
         Response detached = t.post("/v1/volumes/" + data + "/detach", Map.of());
         assertThat(detached.status()).as(detached.toString()).isEqualTo(200);
         assertThat(exec(vm, "test -e /sys/block/vdb && echo there || echo gone").strip()).isEqualTo("gone");
-        JsonNode after = t.get("/v1/volumes/" + vol).json();
-        assertThat(after.path("placement").findValuesAsText("generation")).containsOnly("2");
-        assertThat(after.path("health").asText()).isEqualTo("healthy");
     }
 
     private static void assertVolumeMovedTo(String vm, String volumeId, String poolName, String md5) {

@@ -1,4 +1,4 @@
--- Where a migrating VM's boot volume goes: the copies a live migration makes on a pool of the destination
+-- Where a migrating VM's volumes go: the copies a live migration makes on a pool of the destination
 -- host. Recorded with the migration (before anything reaches the destination), moved into volume_copies when
 -- the VM's record moves, dropped when the migration fails, so a restarted controller settles it either way.
 CREATE TABLE migration_volume_copies (
