@@ -427,11 +427,14 @@ class MultiHostMigrationTest {
      */
     @Test
     @Order(9)
-    void anAgentThatDiesWhileItsHaVmRunsOnNeverLeadsToTwoCopies() {
+    void anAgentThatDiesWithItsWatchdogWhileItsHaVmRunsOnNeverLeadsToTwoCopies() {
+        // Agent and fence watchdog both gone (nothing on the host can fence): the disk's lock keeps the copy elsewhere
+        // from starting until the agent returns and releases the orphaned QEMU.
         DataCentre.Host orphaned = hostOf(ha);
         DataCentre.Host survivor = other(orphaned);
         awaitGuestReady(t, ha);
         long oldPid = qemuPid(orphaned, ha);
+        orphaned.killWatchdog();
         orphaned.killAgent();
         try {
             long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
@@ -460,6 +463,47 @@ class MultiHostMigrationTest {
         assertThat(runningQemus(ha)).hasSize(1);
         awaitGuestReady(t, ha);
         assertThat(shell(t, ha, "cat /root/ha-note").get("stdout").asText()).isEqualTo("survives-the-host\n");
+    }
+
+    @Test
+    @Order(10)
+    void anAgentThatDiesLeavesItsWatchdogToFenceItsHaVmWhichThenRunsElsewhereWithoutTheAgentBack() {
+        DataCentre.Host orphaned = hostOf(ha);
+        DataCentre.Host survivor = other(orphaned);
+        awaitGuestReady(t, ha);
+        long oldPid = qemuPid(orphaned, ha);
+        long killedAt = System.nanoTime();
+        orphaned.killAgent();
+        try {
+            long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+            Long fencedAfterMs = null;
+            while (System.nanoTime() < deadline) {
+                List<Long> qemus = settledQemus(ha);
+                assertThat(qemus).as("never two QEMUs of the HA VM").hasSizeLessThanOrEqualTo(1);
+                if (fencedAfterMs == null && !ProcessHandle.of(oldPid).map(ProcessHandle::isAlive).orElse(false)) {
+                    fencedAfterMs = (System.nanoTime() - killedAt) / 1_000_000;
+                }
+                if (qemus.size() == 1 && !qemus.contains(oldPid) && "running".equals(t.get("/v1/vms/" + ha).get("phase").asText())) break;
+                InProcessEnclave.sleep(300);
+            }
+            assertThat(fencedAfterMs).as("the watchdog killed the orphaned QEMU").isNotNull();
+            System.out.println("HA VM fenced by the watchdog " + fencedAfterMs + " ms after its agent died");
+            assertThat(orphaned.watchdogLog()).contains("killed QEMU " + oldPid + " of vm " + ha);
+            assertThat(orphaned.agentAlive()).as("without the agent coming back").isFalse();
+            assertThat(t.get("/v1/vms/" + ha).get("hostId").asText()).isEqualTo(survivor.id());
+            assertThat(runningQemus(ha)).hasSize(1);
+            awaitGuestReady(t, ha);
+            assertThat(shell(t, ha, "cat /root/ha-note").get("stdout").asText()).isEqualTo("survives-the-host\n");
+        } finally {
+            orphaned.startAgent();
+        }
+        long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < until && dc.admin.get("/v1/hosts/" + orphaned.id()).get("fenced").asBoolean()) {
+            InProcessEnclave.sleep(500);
+        }
+        assertThat(dc.admin.get("/v1/hosts/" + orphaned.id()).get("fenced").asBoolean()).isFalse();
+        assertThat(Files.exists(orphaned.dataDir.resolve("vms").resolve(ha))).as("released on the returning host").isFalse();
+        assertThat(runningQemus(ha)).hasSize(1);
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.enclave.server.agent;
 
 import io.enclave.agent.exec.ProcessCommandRunner;
+import io.enclave.agent.fence.FenceWatchdog;
 import io.enclave.agent.qemu.QemuHostAgent;
 import io.enclave.core.Ids;
 import io.enclave.core.host.HostAgent;
@@ -74,6 +75,13 @@ public final class AgentMain implements Callable<Integer> {
                     + " plus --fence-wait-seconds. Default: ${DEFAULT-VALUE}")
     int selfFenceSeconds;
 
+    @Option(names = "--fence-watchdog-seconds", defaultValue = "15",
+            description = "When this agent is gone (dead or hung) this long, a watchdog process it leaves behind kills"
+                    + " this host's VMs whose disks are on shared storage, so the controller can restart them elsewhere"
+                    + " without ever finding two copies. Longer than an agent restart takes, shorter than the controller's"
+                    + " --host-dead-seconds plus --fence-wait-seconds; 0 runs no watchdog. Default: ${DEFAULT-VALUE}")
+    int fenceWatchdogSeconds;
+
     @CommandLine.Mixin
     HostOptions host = new HostOptions();
 
@@ -106,6 +114,10 @@ public final class AgentMain implements Callable<Integer> {
                     + " network in clear (run enclave-server --tls and pass --controller-fingerprint)");
         }
         Files.createDirectories(dataDir);
+        // First thing: a restarted agent renews the lease before its watchdog takes it for gone.
+        if (fenceWatchdogSeconds > 0) {
+            FenceWatchdog.start(dataDir, Duration.ofSeconds(fenceWatchdogSeconds), new ProcessCommandRunner());
+        }
         Files.createDirectories(host.imagesDir());
         String hostId = StateFiles.readOrCreate(dataDir.resolve("host-id"), () -> Ids.newId("host"));
         String secret = StateFiles.readOrCreate(dataDir.resolve("host-secret"), AgentMain::newSecret);

@@ -83,7 +83,9 @@ public final class DataCentre implements AutoCloseable {
                     "--controller", "https://" + CONTROLLER_ADDRESS + ":" + controller.port() + "/v1",
                     "--controller-fingerprint", controller.tlsIdentity().fingerprint(),
                     "--join-token", JOIN_TOKEN, "--listen", address, "--port", "8471", "--name", "host" + index,
-                    "--net-prefix", netPrefix, "--accel", "tcg", "--heartbeat-seconds", "1", "--self-fence-seconds", "3"));
+                    "--net-prefix", netPrefix, "--accel", "tcg", "--heartbeat-seconds", "1", "--self-fence-seconds", "3",
+                    // after an agent restart (a JVM start, under load ~1-2 s), before the controller's HA (5 + 4 s)
+                    "--fence-watchdog-seconds", "7"));
             if (sharedStorage != null) cmd.add("--shared-storage=dc-shared=" + sharedStorage);
             try {
                 Files.createDirectories(dataDir);
@@ -132,6 +134,21 @@ public final class DataCentre implements AutoCloseable {
 
         public void heal() {
             run.runChecked(List.of("ip", "-n", netns, "link", "set", "eth0", "up"), T);
+        }
+
+        /** The host's fence watchdog dies (kill -9): an agent that dies then leaves its VMs running unfenced. */
+        public void killWatchdog() {
+            run.run(List.of("pkill", "-9", "-f", dataDir + "/fence/fence-watchdog.sh"), T);
+        }
+
+        /** The fence watchdog's log (what it killed). */
+        public String watchdogLog() {
+            try {
+                Path log = dataDir.resolve("fence/watchdog.log");
+                return Files.exists(log) ? Files.readString(log) : "";
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
         }
 
         /** Only the agent process dies (kill -9); its VMs keep running. */
