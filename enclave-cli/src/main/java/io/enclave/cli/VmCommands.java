@@ -159,7 +159,7 @@ final class VmCommands {
         }
     }
 
-    @Command(name = "migrate", description = "Live-migrate a running VM to another host (admin); the scheduler picks one unless --to.")
+    @Command(name = "migrate", description = "Move a VM to another host (admin): a running one live, a stopped one with --cold; the scheduler picks one unless --to.")
     static final class Migrate implements Callable<Integer> {
         private final Session session;
 
@@ -167,6 +167,8 @@ final class VmCommands {
         @Option(names = "--to", paramLabel = "HOST_ID", description = "The destination host.") String hostId;
         @Option(names = "--no-copy-storage", description = "Refuse if the disk would have to be copied (it is not on shared storage the destination reaches).")
         boolean noCopy;
+        @Option(names = "--cold", description = "Move a stopped VM (its disk and volumes copied, the guest not started).")
+        boolean cold;
         @Mixin IdempotencyOption idempotency;
         @Mixin WaitOptions wait;
 
@@ -179,6 +181,7 @@ final class VmCommands {
             Map<String, Object> body = new LinkedHashMap<>();
             if (hostId != null) body.put("hostId", hostId);
             if (noCopy) body.put("copyStorage", false);
+            if (cold) body.put("cold", true);
             JsonNode op = session.api().post(ApiClient.path("vms", id, "migrate"), body, idempotency.key);
             if (!wait.wait) {
                 session.printer().show(op);

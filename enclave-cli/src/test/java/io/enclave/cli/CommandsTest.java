@@ -107,6 +107,16 @@ class CommandsTest {
     }
 
     @Test
+    void vmMigrateColdAsksForAColdMove() throws IOException {
+        api.on("POST", "/vms/vm-1/migrate", 202, "{\"id\":\"op-8\",\"kind\":\"migrate_vm\",\"status\":\"pending\"}");
+
+        Cli.Result r = Cli.run(api.env(), "vm", "migrate", "vm-1", "--cold");
+
+        assertThat(r.exitCode()).isZero();
+        assertThat(json(api.requests().getFirst().body())).isEqualTo(json("{\"cold\":true}"));
+    }
+
+    @Test
     void hostMaintenanceOnAndOff() throws IOException {
         String host = "{\"id\":\"host-a\",\"name\":\"a\",\"status\":\"up\",\"maintenance\":\"draining\"}";
         api.on("POST", "/hosts/host-a/maintenance", 202, host)

@@ -186,7 +186,10 @@ class MultiHostMigrationTest {
         awaitOperation(t, stopped.get("operation").get("id").asText(), Duration.ofSeconds(60));
         Response notRunning = dc.admin.post("/v1/vms/" + idle + "/migrate", Map.of());
         assertThat(notRunning.status()).isEqualTo(409);
-        assertThat(notRunning.errorMessage()).contains("not running");
+        assertThat(notRunning.errorMessage()).contains("not running").contains("\"cold\": true");
+        Response coldWhileRunning = dc.admin.post("/v1/vms/" + mover + "/migrate", Map.of("cold", true));
+        assertThat(coldWhileRunning.status()).isEqualTo(409);
+        assertThat(coldWhileRunning.errorMessage()).contains("not stopped");
         awaitOperation(t, t.delete("/v1/vms/" + idle).get("id").asText(), Duration.ofSeconds(60));
 
         DataCentre.Host there = other(here);
@@ -213,6 +216,21 @@ class MultiHostMigrationTest {
         awaitOperation(t, created.get("operation").get("id").asText(), Duration.ofSeconds(60));
         DataCentre.Host drained = hostOf(parked);
         DataCentre.Host remaining = other(drained);
+        // A stopped VM on the host's own disk, with a pattern written into that disk: moved cold by the admin to the
+        // host about to be drained if it is not there, then cold again by the drain.
+        Response cellarCreated = t.post("/v1/vms", InProcessEnclave.vm("cellar", 1, 128, 1, InProcessEnclave.TINY_IMAGE, false));
+        String cellar = cellarCreated.get("vm").get("id").asText();
+        awaitOperation(t, cellarCreated.get("operation").get("id").asText(), Duration.ofSeconds(60));
+        assertThat(t.get("/v1/vms/" + cellar).get("phase").asText()).isEqualTo("stopped");
+        Path cellarDisk = hostOf(cellar).dataDir.resolve("vms").resolve(cellar).resolve("disk.qcow2");
+        SH.runChecked(List.of("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 256k", cellarDisk.toString()), Duration.ofSeconds(30));
+        if (hostOf(cellar) != drained) {
+            JsonNode moved = migrate(cellar, Map.of("hostId", drained.id(), "cold", true));
+            assertThat(moved.get("status").asText()).as(moved.toString()).isEqualTo("succeeded");
+            assertThat(moved.get("message").asText()).contains("moved stopped");
+            assertThat(cellarDisk).as("gone from the host it left").doesNotExist();
+            assertThat(hostOf(cellar)).isEqualTo(drained);
+        }
         Response r = dc.admin.post("/v1/hosts/" + drained.id() + "/maintenance", null);
         assertThat(r.status()).isEqualTo(202);
         assertThat(r.get("maintenance").asText()).isIn("draining", "on");
@@ -223,6 +241,15 @@ class MultiHostMigrationTest {
         }
         assertThat(t.get("/v1/vms/" + parked).get("hostId").asText()).as("the stopped shared-storage VM re-homed")
                 .isEqualTo(remaining.id());
+        assertThat(t.get("/v1/vms/" + cellar).get("hostId").asText()).as("the stopped local-disk VM moved cold")
+                .isEqualTo(remaining.id());
+        assertThat(t.get("/v1/vms/" + cellar).get("phase").asText()).isEqualTo("stopped");
+        assertThat(runningQemus(cellar)).as("and not started by the move").isEmpty();
+        assertThat(Files.exists(drained.dataDir.resolve("vms").resolve(cellar))).isFalse();
+        Path movedDisk = remaining.dataDir.resolve("vms").resolve(cellar).resolve("disk.qcow2");
+        assertThat(SH.runChecked(List.of("qemu-io", "-f", "qcow2", "-c", "read -P 0x5a 1M 256k", movedDisk.toString()),
+                Duration.ofSeconds(30)).stdout()).as("the pattern written into its disk came along").doesNotContain("Pattern verification failed");
+        awaitOperation(t, t.delete("/v1/vms/" + cellar).get("id").asText(), Duration.ofSeconds(60));
         JsonNode started = awaitOperation(t, t.post("/v1/vms/" + parked + "/start", null).get("id").asText(), Duration.ofSeconds(90));
         assertThat(started.get("status").asText()).as(started.toString()).isEqualTo("succeeded");
         assertThat(qemuPid(remaining, parked)).as("it starts on its new host").isPositive();
@@ -521,8 +548,12 @@ class MultiHostMigrationTest {
      * daemonizing shows up twice in the process list for a moment; its pidfile names the one that stays).
      */
     static List<Long> runningQemus(String vmId) {
+        return runningQemusIn(dc.hosts(), vmId);
+    }
+
+    static List<Long> runningQemusIn(List<DataCentre.Host> hosts, String vmId) {
         List<Long> pids = new java.util.ArrayList<>();
-        for (DataCentre.Host h : dc.hosts()) {
+        for (DataCentre.Host h : hosts) {
             Path pidFile = h.dataDir.resolve("vms").resolve(vmId).resolve("qemu.pid");
             try {
                 if (!Files.exists(pidFile)) continue;

@@ -29,7 +29,8 @@ import org.junit.jupiter.api.Test;
  * A running VM whose root filesystem is a 2-copy boot volume on real (loop) devices of one host, with a 1-copy
  * data volume hot-plugged, moves live to another host (namespaces with their own agents, no shared storage): both
  * volumes are mirrored into a pool of the destination while the guest writes to them, and back again, with the
- * bad requests refused on the way, a controller restart in the middle settled, and a drain moving it once more.
+ * bad requests refused on the way and a controller restart in the middle settled; stopped, it is moved cold by a
+ * drain and back by request.
  * Device mounts are prefixed {@code ebm}.
  */
 class MultiHostVolumeMigrationTest {
@@ -161,7 +162,27 @@ class MultiHostVolumeMigrationTest {
                 assertThat(files.toList()).as("%s: %s", other, settled).isEmpty();
             }
         }
-        // Nothing of the settled migration stays recorded: the VM moves again, this time drained off its host.
+        // Still an ordinary attached volume on its host: detached live, and attached again.
+        exec(vm, "kill $(cat /tmp/vol-writer)");
+        Response detached = t.post("/v1/volumes/" + data + "/detach", Map.of());
+        assertThat(detached.status()).as(detached.toString()).isEqualTo(200);
+        assertThat(exec(vm, "test -e /sys/block/vdb && echo there || echo gone").strip()).isEqualTo("gone");
+        assertThat(t.post("/v1/volumes/" + data + "/attach", Map.of("vmId", vm)).status()).isEqualTo(200);
+        awaitDevice(vm, "/sys/block/vdb/serial", data);
+
+        // Stopped, it is refused a live migration; draining its host moves it cold (nothing of the settled migration
+        // stays recorded to stop that; its QEMU runs on neither host afterwards, the guest never ran on the way).
+        // Started on its new host, it has its data.
+        exec(vm, "sync");
+        Response stop = t.post("/v1/vms/" + vm + "/stop", Map.of("timeoutSeconds", 60));
+        assertThat(awaitOperation(t, stop.get("id").asText(), Duration.ofMinutes(2)).get("status").asText()).isEqualTo("succeeded");
+        DataCentre.Host coldTo = where == host1 ? host2 : host1;
+        String coldPool = coldTo == host1 ? "pool-a" : "pool-b";
+        List<Path> stoppedFiles = new ArrayList<>(copyFiles(t.get("/v1/volumes/" + vol).json()));
+        stoppedFiles.addAll(copyFiles(t.get("/v1/volumes/" + data).json()));
+        Response notCold = dc.admin.post("/v1/vms/" + vm + "/migrate", Map.of("hostId", coldTo.id()));
+        assertThat(notCold.status()).as(notCold.toString()).isEqualTo(409);
+        assertThat(notCold.toString()).contains("not running");
         assertThat(dc.admin.post("/v1/hosts/" + where.id() + "/maintenance", null).status()).isEqualTo(202);
         long drainDeadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
         while (System.nanoTime() < drainDeadline
@@ -169,14 +190,31 @@ class MultiHostVolumeMigrationTest {
             InProcessEnclave.sleep(500);
         }
         assertThat(dc.admin.get("/v1/hosts/" + where.id()).get("maintenance").asText()).isEqualTo("on");
-        assertMovedTo(vm, vol, arrived ? host1 : host2, arrived ? "pool-a" : "pool-b", md5, 0);
+        JsonNode moved = t.get("/v1/vms/" + vm).json();
+        assertThat(moved.get("hostId").asText()).as("moved cold by the drain").isEqualTo(coldTo.id());
+        assertThat(moved.get("phase").asText()).isEqualTo("stopped");
+        assertThat(MultiHostMigrationTest.runningQemusIn(List.of(host1, host2), vm)).as("no QEMU of the stopped VM").isEmpty();
+        assertThat(stoppedFiles).noneMatch(Files::exists);
+        assertThat(t.get("/v1/volumes/" + vol).get("poolId").asText()).isEqualTo(poolId(coldPool));
+        assertThat(t.get("/v1/volumes/" + data).get("poolId").asText()).isEqualTo(poolId(coldPool));
         assertThat(dc.admin.delete("/v1/hosts/" + where.id() + "/maintenance").get("maintenance").asText()).isEqualTo("none");
+        Response start = t.post("/v1/vms/" + vm + "/start", null);
+        assertThat(awaitOperation(t, start.get("id").asText(), Duration.ofMinutes(4)).get("status").asText()).isEqualTo("succeeded");
+        awaitGuestReady(t, vm);
+        assertThat(qemuPid(coldTo, vm)).isPositive();
+        assertThat(exec(vm, READ_BACK)).isEqualTo(md5);
+        awaitDevice(vm, "/sys/block/vdb/serial", data);
+        assertThat(exec(vm, READ_VOLUME)).isEqualTo(volumeMd5);
 
-        // Still an ordinary attached volume on its new host: detached live.
-        exec(vm, "kill $(cat /tmp/vol-writer)");
-        Response detached = t.post("/v1/volumes/" + data + "/detach", Map.of());
-        assertThat(detached.status()).as(detached.toString()).isEqualTo(200);
-        assertThat(exec(vm, "test -e /sys/block/vdb && echo there || echo gone").strip()).isEqualTo("gone");
+        // and back cold by request
+        JsonNode stopAgain = awaitOperation(t, t.post("/v1/vms/" + vm + "/stop", Map.of("timeoutSeconds", 60)).get("id").asText(),
+                Duration.ofMinutes(2));
+        assertThat(stopAgain.get("status").asText()).isEqualTo("succeeded");
+        JsonNode coldBack = migrate(vm, Map.of("hostId", where.id(), "cold", true));
+        assertThat(coldBack.get("status").asText()).as(coldBack.toString()).isEqualTo("succeeded");
+        assertThat(coldBack.get("message").asText()).contains("moved stopped").doesNotContain("downtime");
+        assertThat(t.get("/v1/vms/" + vm).get("hostId").asText()).isEqualTo(where.id());
+        assertThat(t.get("/v1/volumes/" + data).get("poolId").asText()).isEqualTo(poolId(coldTo == host1 ? "pool-b" : "pool-a"));
     }
 
     private static void assertVolumeMovedTo(String vm, String volumeId, String poolName, String md5) {

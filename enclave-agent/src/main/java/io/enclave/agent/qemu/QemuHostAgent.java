@@ -563,6 +563,65 @@ public final class QemuHostAgent implements HostAgent {
     }
 
     @Override
+    public void startForMigration(VmRuntimeSpec spec) {
+        VmFiles files = files(spec);
+        synchronized (lock(spec.vmId())) {
+            if (alivePid(files).isPresent()) {
+                String status = new QmpClient(files.qmpSocket()).execute("query-status").path("status").asText();
+                if ("prelaunch".equals(status)) return;
+                throw new EnclaveException.Conflict("vm " + spec.vmId() + " runs on host " + info.id() + " (QEMU status "
+                        + status + "): a cold move is for a stopped VM");
+            }
+            if (spec.bootVolume() == null && !Files.exists(files.disk())) {
+                throw new EnclaveException.Conflict("vm " + spec.vmId() + " has no disk on host " + info.id() + " to move");
+            }
+            rememberDisk(spec, files);
+            launch(spec, files, List.of("-S"));
+            log.info("vm {} (tenant {}): QEMU started without the guest (pid {}) to move the stopped VM", spec.vmId(),
+                    spec.tenantId(), alivePid(files).map(String::valueOf).orElse("?"));
+        }
+    }
+
+    @Override
+    public void completeColdIncoming(String vmId) {
+        synchronized (lock(vmId)) {
+            VmFiles files = files(vmId);
+            IncomingMigration open = incoming.get(vmId);
+            boolean alive = alivePid(files).isPresent();
+            if (open == null && !IncomingMigration.recorded(files)) {
+                if (!alive && Files.exists(files.dir())) return; // completed before
+                throw new EnclaveException.Conflict("vm " + vmId + " has no incoming migration on host " + info.id());
+            }
+            if (!alive) {
+                throw new EnclaveException.Conflict("vm " + vmId + ": the QEMU waiting for its migration on host " + info.id()
+                        + " is gone: " + lastLines(files.qemuLog(), 400).strip());
+            }
+            QmpClient qmp = new QmpClient(files.qmpSocket());
+            String qemuStatus = qmp.execute("query-status").path("status").asText();
+            long deadline = System.nanoTime() + INCOMING_LOAD_TIMEOUT.toNanos();
+            while ("inmigrate".equals(qemuStatus) && System.nanoTime() < deadline) {
+                Pause.sleep(Duration.ofMillis(10));
+                qemuStatus = qmp.execute("query-status").path("status").asText();
+            }
+            // A source that never ran the guest hands over a QEMU that has not run it either.
+            if (!"prelaunch".equals(qemuStatus)) {
+                throw new EnclaveException.Conflict("vm " + vmId + ": its cold move has not completed on host " + info.id()
+                        + " (QEMU status " + qemuStatus + ")");
+            }
+            IncomingMigration.finish(vmId, files, open);
+            incoming.remove(vmId);
+            try {
+                Files.deleteIfExists(files.incomingVolumesFile());
+            } catch (IOException e) {
+                throw new IllegalStateException("vm " + vmId + ": cannot remove " + files.incomingVolumesFile() + ": "
+                        + e.getMessage(), e);
+            }
+        }
+        forceStop(vmId); // QMP quit: QEMU flushes and closes the disks it received
+        log.info("vm {}: cold move completed, stopped on host {} with its disk here", vmId, info.id());
+    }
+
+    @Override
     public void startMigration(String vmId, MigrationTarget target, boolean copyStorage) {
         synchronized (lock(vmId)) {
             OutgoingMigration current = outgoing.get(vmId);
@@ -583,9 +642,11 @@ public final class QemuHostAgent implements HostAgent {
                 // a migration an earlier process of this agent started: its mirror job and node would refuse a new one
                 LeftoverMigration.clearMirror(vmId, new QmpClient(files.qmpSocket()));
             }
-            if (st.state() != RuntimeState.RUNNING) {
+            boolean coldMove = st.state() == RuntimeState.PAUSED && "prelaunch".equals(
+                    new QmpClient(files.qmpSocket()).execute("query-status").path("status").asText());
+            if (st.state() != RuntimeState.RUNNING && !coldMove) {
                 throw new EnclaveException.Conflict("vm " + vmId + " is not running on host " + info.id() + " (state "
-                        + st.state() + "): only a running VM migrates live");
+                        + st.state() + "): only a running VM migrates live (a stopped one after startForMigration)");
             }
             if (!copyStorage && !files.sharedDisk()) {
                 throw new EnclaveException.InvalidRequest("copyStorage", "vm " + vmId + " has its disk on host " + info.id()

@@ -152,6 +152,16 @@ public final class SimulatedHostAgent implements HostAgent {
     }
 
     @Override
+    public void startForMigration(VmRuntimeSpec spec) {
+        throw new EnclaveException.Conflict("the simulator moves no stopped VMs");
+    }
+
+    @Override
+    public void completeColdIncoming(String vmId) {
+        throw new EnclaveException.Conflict("the simulator moves no stopped VMs");
+    }
+
+    @Override
     public Map<String, Integer> pluggedVolumeSlots(String vmId) {
         return Map.of(); // simulated VMs have no devices
     }

@@ -55,9 +55,9 @@ final class HostEndpoints {
                 new Route(DELETE, "/v1/hosts/{hostId}/maintenance", ADMIN, (ctx, caller) ->
                         Http.json(ctx, 200, HostView.of(maintenance.leave(ctx.pathParam("hostId"))))),
                 new Route(POST, "/v1/vms/{vmId}/migrate", ADMIN, (ctx, caller) -> {
-                    MigrateVm req = Http.optionalBody(ctx, MigrateVm.class, new MigrateVm(null, null));
+                    MigrateVm req = Http.optionalBody(ctx, MigrateVm.class, new MigrateVm(null, null, null));
                     MigrationService.Accepted a = migrations.migrate(ctx.pathParam("vmId"), req.hostId(), req.copyStorage(),
-                            Http.idempotencyKey(ctx));
+                            Boolean.TRUE.equals(req.cold()), Http.idempotencyKey(ctx));
                     Http.json(ctx, 202, OperationView.of(a.operation()));
                 }));
     }

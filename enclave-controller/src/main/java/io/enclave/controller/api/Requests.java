@@ -28,7 +28,7 @@ public final class Requests {
 
     public record Heartbeat(Integer cpus, Long memoryMib) {}
 
-    public record MigrateVm(String hostId, Boolean copyStorage) {}
+    public record MigrateVm(String hostId, Boolean copyStorage, Boolean cold) {}
 
     public record SetPublicNetwork(String cidr, String gateway, String uplink, Integer mtu) {}
 

@@ -17,9 +17,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Puts a host into maintenance: it takes no new VMs ({@code draining}), its running VMs are live-migrated
- * away one at a time (the scheduler picks each destination), its stopped VMs whose disks are on shared storage
- * are re-homed (nothing to copy: they start on their new host), and once none runs there it is {@code on}.
- * Stopped VMs with a disk on the host's own storage keep their place (they start there once the host is back). Leaving maintenance
+ * away one at a time (the scheduler picks each destination), then its stopped VMs with a disk on the host's own
+ * storage are moved cold (disk and volumes copied, the guest never runs), its stopped VMs whose disks are on
+ * shared storage are re-homed (nothing to copy: they start on their new host), and once none runs there it is
+ * {@code on}. A stopped VM that cannot move (no room, no pool) keeps its place, logged. Leaving maintenance
  * makes the host schedulable again; a drain in progress stops after the migration it is doing.
  */
 public final class Maintenance implements AutoCloseable {
@@ -70,6 +71,7 @@ public final class Maintenance implements AutoCloseable {
             List<Vm> runningHere = store.jdbi().withHandle(h -> store.vms().onHost(h, hostId)).stream()
                     .filter(vm -> vm.phase() == VmPhase.RUNNING).toList();
             if (runningHere.isEmpty()) {
+                moveStoppedLocalVms(hostId);
                 rehomeStoppedSharedVms(hostId);
                 store.jdbi().useTransaction(h -> {
                     if (stillDraining(hostId)) store.hosts().setMaintenance(h, hostId, "on");
@@ -79,7 +81,7 @@ public final class Maintenance implements AutoCloseable {
             }
             Vm vm = runningHere.getFirst();
             try {
-                MigrationService.Accepted a = migrations.migrate(vm.id(), null, null, null);
+                MigrationService.Accepted a = migrations.migrate(vm.id(), null, null, false, null);
                 log.info("host {}: draining: vm {} moving to host {} (operation {})", hostId, vm.id(), a.toHost(),
                         a.operation().id());
                 if (!awaitOperation(a.operation().id())) failures++;
@@ -90,6 +92,24 @@ public final class Maintenance implements AutoCloseable {
             if (failures >= 3) {
                 log.error("host {}: drain stopped after {} failed migrations; the host stays draining (no new VMs)", hostId, failures);
                 return;
+            }
+        }
+    }
+
+    /** Moves each stopped VM whose disk is on the host's own storage cold to a host the scheduler picks; once each. */
+    private void moveStoppedLocalVms(String hostId) {
+        List<Vm> stopped = store.jdbi().withHandle(h -> store.vms().onHost(h, hostId).stream()
+                .filter(vm -> vm.phase() == VmPhase.STOPPED && vm.desiredState() == DesiredState.STOPPED)
+                .filter(vm -> store.vms().sharedStorage(h, vm.id()) == null).toList());
+        for (Vm vm : stopped) {
+            if (!stillDraining(hostId)) return;
+            try {
+                MigrationService.Accepted a = migrations.migrate(vm.id(), null, null, true, null);
+                log.info("host {}: draining: stopped vm {} moving cold to host {} (operation {})", hostId, vm.id(), a.toHost(),
+                        a.operation().id());
+                if (!awaitOperation(a.operation().id())) log.warn("host {}: draining: stopped vm {} did not move; it stays", hostId, vm.id());
+            } catch (RuntimeException e) {
+                log.warn("host {}: draining: stopped vm {} stays: {}", hostId, vm.id(), e.getMessage());
             }
         }
     }

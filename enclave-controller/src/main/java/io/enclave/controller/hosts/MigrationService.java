@@ -107,8 +107,9 @@ public final class MigrationService implements AutoCloseable {
     /**
      * Checks and records a migration of the VM to {@code toHost} (null: the scheduler chooses), then runs it.
      * {@code copyStorage}: null copies the disk when the destination cannot reach it; false refuses that.
+     * {@code cold}: the VM is stopped and moves so (a running VM migrates live, and only without it).
      */
-    public Accepted migrate(String vmId, String toHost, Boolean copyStorage, String idempotencyKey) {
+    public Accepted migrate(String vmId, String toHost, Boolean copyStorage, boolean cold, String idempotencyKey) {
         if (idempotencyKey != null) {
             Optional<Operation> earlier = store.jdbi().withHandle(h -> store.operations().findByIdempotencyKey(h, "admin", idempotencyKey));
             if (earlier.isPresent()) {
@@ -129,9 +130,16 @@ public final class MigrationService implements AutoCloseable {
                 store.vms().migration(h, vmId).ifPresent(m -> {
                     throw new EnclaveException.Conflict("vm " + vmId + " is already migrating to host " + m.toHost());
                 });
-                if (vm.desiredState() != DesiredState.RUNNING || vm.phase() != VmPhase.RUNNING) {
+                boolean running = vm.desiredState() == DesiredState.RUNNING && vm.phase() == VmPhase.RUNNING;
+                boolean stopped = vm.desiredState() == DesiredState.STOPPED && vm.phase() == VmPhase.STOPPED;
+                if (!cold && !running) {
                     throw new EnclaveException.Conflict("vm " + vmId + " is not running (phase " + vm.phase().name().toLowerCase()
-                            + "): only a running VM migrates live; a stopped one starts wherever it is placed");
+                            + "): only a running VM migrates live" + (stopped ? "; a stopped one moves with \"cold\": true" : ""));
+                }
+                if (cold && !stopped) {
+                    throw new EnclaveException.Conflict("vm " + vmId + " is not stopped (phase " + vm.phase().name().toLowerCase()
+                            + ", desired " + vm.desiredState().name().toLowerCase() + "): a cold move is for a stopped VM"
+                            + (running ? "; a running one migrates live (without \"cold\")" : ""));
                 }
                 List<Volume> volumes = volumeMoves.movable(h, vmId);
                 String shared = store.vms().sharedStorage(h, vmId);
@@ -178,7 +186,8 @@ public final class MigrationService implements AutoCloseable {
                 }
                 boolean copy = shared == null;
                 Operation op = new Operation(Ids.newId("op"), vm.tenantId(), OperationKind.MIGRATE_VM, vmId, vm.generation(),
-                        OperationStatus.PENDING, 0, "accepted: to host " + target + (copy ? ", copying the disk" : ", shared storage"),
+                        OperationStatus.PENDING, 0, "accepted: " + (cold ? "the stopped VM " : "") + "to host " + target
+                                + (copy ? ", copying the disk" : ", shared storage"),
                         null, now, now);
                 store.operations().insert(h, op, "admin", idempotencyKey);
                 store.vms().startMigration(h, vmId, target, op.id());
@@ -228,8 +237,12 @@ public final class MigrationService implements AutoCloseable {
         String vmId = vm.id();
         HostAgent source = hosts.get(vm.hostId()).orElse(null);
         HostAgent destination = hosts.get(toHost).orElse(null);
+        // A stopped VM moves cold: its QEMU starts on the source without running the guest and migrates as a running
+        // VM's would (disk and volumes mirrored, device state sent), then quits on the destination.
+        boolean cold = vm.phase() == VmPhase.STOPPED;
         boolean prepared = false;
         boolean started = false;
+        boolean sourceLaunched = false;
         try {
             if (source == null || destination == null) throw new EnclaveException.Unavailable("a host of the migration is not connected");
             progress(operationId, 5, "preparing host " + toHost);
@@ -238,6 +251,11 @@ public final class MigrationService implements AutoCloseable {
             }
             String listen = store.jdbi().withHandle(h -> store.hosts().find(h, toHost)).orElseThrow().underlayAddress();
             List<VolumeMoves.Move> moves = store.jdbi().withHandle(h -> volumeMoves.recorded(h, vmId));
+            if (cold) {
+                sourceLaunched = true;
+                source.startForMigration(specs.forHost(vm, vm.hostId()));
+                for (VolumeMoves.Move m : moves) if (!m.boot()) source.attachVolume(vmId, m.from());
+            }
             VmRuntimeSpec spec = withMovedVolumes(specs.forHost(vm, toHost), moves, source);
             MigrationTarget target = destination.prepareIncoming(spec, copy, listen);
             prepared = true;
@@ -250,12 +268,17 @@ public final class MigrationService implements AutoCloseable {
                 throw new MigrationFailed(p.error() == null ? p.status()
                         : MigrationProgress.FAILED.equals(p.status()) ? p.error() : p.status() + ": " + p.error());
             }
-            destination.completeIncoming(vmId);
-            // The guest agent answered on the source; the record moves once it answers on the destination too, so
-            // the VM never shows as "starting" (and refuses exec) just because the new host has not asked it yet.
-            if (vm.guestReady()) awaitGuestAgent(destination, vmId, toHost);
-            String message = "moved from host " + vm.hostId() + " to host " + toHost + ": total " + p.totalMs()
-                    + " ms, downtime " + p.downtimeMs() + " ms, storage " + (copy ? "copied" : "shared")
+            if (cold) {
+                destination.completeColdIncoming(vmId);
+            } else {
+                destination.completeIncoming(vmId);
+                // The guest agent answered on the source; the record moves once it answers on the destination too, so
+                // the VM never shows as "starting" (and refuses exec) just because the new host has not asked it yet.
+                if (vm.guestReady()) awaitGuestAgent(destination, vmId, toHost);
+            }
+            String message = (cold ? "moved stopped from host " : "moved from host ") + vm.hostId() + " to host " + toHost
+                    + ": total " + p.totalMs() + " ms" + (cold ? "" : ", downtime " + p.downtimeMs() + " ms")
+                    + ", storage " + (copy ? "copied" : "shared")
                     + moves.stream().map(m -> ", " + (m.boot() ? "boot volume " : "volume ") + m.to().volume().id()
                             + " now in pool " + m.to().volume().poolId()).collect(java.util.stream.Collectors.joining());
             // The source's paused copy goes before the operation reads "succeeded": whoever sees it succeed sees one
@@ -288,6 +311,8 @@ public final class MigrationService implements AutoCloseable {
             HostAgent sourceNow = hosts.get(vm.hostId()).orElse(source);
             if (started) quietly(() -> sourceNow.cancelMigration(vmId), "cancel on the source");
             if (prepared) quietly(() -> destination.abortIncoming(vmId), "abort on the destination");
+            // the QEMU a cold move started on the source (the guest never ran): the VM is stopped there again
+            if (sourceLaunched) quietly(() -> sourceNow.forceStop(vmId), "stop the source's QEMU");
             store.jdbi().useTransaction(h -> {
                 store.volumes().forgetMigrationCopies(h, vmId);
                 store.vms().endMigration(h, vmId);
@@ -412,22 +437,30 @@ public final class MigrationService implements AutoCloseable {
     private void settle(Migration m) {
         Optional<HostAgent> from = reachable(m.fromHost());
         Optional<HostAgent> to = reachable(m.toHost());
-        boolean onDestination = to.isPresent() && to.get().status(m.vmId()).processAlive();
+        // The phase recorded when the migration was accepted (nothing changes it while the migration owns the VM).
+        boolean cold = store.jdbi().withHandle(h -> store.vms().find(h, Scope.ALL_TENANTS, m.vmId()))
+                .map(vm -> vm.phase() == VmPhase.STOPPED).orElse(false);
         boolean onSource = from.isPresent() && from.get().status(m.vmId()).processAlive();
         boolean arrived;
-        if (onDestination && onSource) {
-            arrived = MigrationProgress.COMPLETED.equals(from.get().migrationProgress(m.vmId()).status());
+        if (cold) {
+            arrived = to.isPresent() && coldMoveArrived(from.filter(a -> onSource), to.get(), m.vmId());
         } else {
-            arrived = onDestination;
+            boolean onDestination = to.isPresent() && to.get().status(m.vmId()).processAlive();
+            if (onDestination && onSource) {
+                arrived = MigrationProgress.COMPLETED.equals(from.get().migrationProgress(m.vmId()).status());
+            } else {
+                arrived = onDestination;
+            }
+            if (arrived) to.get().completeIncoming(m.vmId());
         }
         List<VolumeMoves.Move> moves = store.jdbi().withHandle(h -> volumeMoves.recorded(h, m.vmId()));
         if (arrived) {
-            to.get().completeIncoming(m.vmId());
             from.ifPresent(a -> quietly(() -> a.release(m.vmId()), "release on the source"));
             from.ifPresent(a -> moves.forEach(move -> deleteOldCopies(a, move, m.fromHost())));
         } else {
             from.ifPresent(a -> quietly(() -> a.cancelMigration(m.vmId()), "cancel on the source"));
             to.ifPresent(a -> quietly(() -> a.abortIncoming(m.vmId()), "abort on the destination"));
+            if (cold) from.ifPresent(a -> quietly(() -> a.forceStop(m.vmId()), "stop the source's QEMU"));
         }
         store.jdbi().useTransaction(h -> {
             if (arrived) {
@@ -447,6 +480,28 @@ public final class MigrationService implements AutoCloseable {
                 arrived ? "now on host " + m.toHost() : "stays on host " + m.fromHost());
         reconcileVmSoon.accept(m.vmId());
         reconcileTenantNetworkSoon.accept(m.tenantId());
+    }
+
+    /**
+     * Whether a cold move reached the destination: the source's QEMU (if it still runs) reports the migration
+     * completed, and the destination completes its part (or had completed it: the VM's files there, no waiting
+     * QEMU). A destination that cannot complete it did not get it.
+     */
+    private static boolean coldMoveArrived(Optional<HostAgent> runningSource, HostAgent destination, String vmId) {
+        if (runningSource.isPresent()) {
+            try {
+                if (!MigrationProgress.COMPLETED.equals(runningSource.get().migrationProgress(vmId).status())) return false;
+            } catch (EnclaveException.Conflict noMigration) {
+                return false; // its QEMU runs but never started migrating
+            }
+        }
+        try {
+            destination.completeColdIncoming(vmId);
+            return true;
+        } catch (RuntimeException e) {
+            log.info("vm {}: the cold move did not reach the destination: {}", vmId, e.getMessage());
+            return false;
+        }
     }
 
     /**

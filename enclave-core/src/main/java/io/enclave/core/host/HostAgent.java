@@ -129,6 +129,19 @@ public interface HostAgent {
     MigrationTarget prepareIncoming(VmRuntimeSpec spec, boolean copyStorage, String listenAddress);
 
     /**
+     * Source of the migration of a stopped VM (a cold move): starts its QEMU without running the guest (QEMU's
+     * {@code -S}), so its disk and devices travel as a running VM's do while the guest never runs. {@code release}
+     * or {@code forceStop} ends it.
+     */
+    void startForMigration(VmRuntimeSpec spec);
+
+    /**
+     * Destination of a cold move, once the source reports completed: the received QEMU (which never ran the guest)
+     * quits, and the VM is a stopped VM of this host with its disk here.
+     */
+    void completeColdIncoming(String vmId);
+
+    /**
      * Source: starts migrating the running VM to {@code target}; with {@code copyStorage} its disk is mirrored
      * there first. Returns once started; follow it with {@link #migrationProgress}.
      */

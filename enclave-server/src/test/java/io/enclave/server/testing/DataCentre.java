@@ -192,9 +192,10 @@ public final class DataCentre implements AutoCloseable {
     /** The underlay and a controller (no host of its own) listening on it. */
     public static DataCentre start(boolean withDefaultImage) {
         ProcessCommandRunner run = new ProcessCommandRunner();
+        Path dir = null;
         try {
             cleanLeftovers(run);
-            Path dir = Files.createTempDirectory(Path.of("/tmp"), PREFIX + "dc-");
+            dir = Files.createTempDirectory(Path.of("/tmp"), PREFIX + "dc-");
             Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
             Path images = Files.createDirectories(dir.resolve("images"));
             InProcessEnclave.makeTinyImage(images.resolve(InProcessEnclave.TINY_IMAGE));
@@ -214,8 +215,11 @@ public final class DataCentre implements AutoCloseable {
             return new DataCentre(dir, images, controller, db,
                     new TestApi("https://" + CONTROLLER_ADDRESS + ":" + controller.port(), token,
                             PinnedTls.client(null, controller.tlsIdentity().certificate())));
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
+        } catch (IOException | RuntimeException e) {
+            // nothing of a failed start stays: the underlay namespace, its veth, the directory
+            cleanLeftovers(run);
+            if (dir != null) InProcessEnclave.deleteTree(dir);
+            throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
         }
     }
 
