@@ -596,26 +596,13 @@ public final class QemuHostAgent implements HostAgent {
                 throw new EnclaveException.Conflict("vm " + vmId + ": the QEMU waiting for its migration on host " + info.id()
                         + " is gone: " + lastLines(files.qemuLog(), 400).strip());
             }
-            QmpClient qmp = new QmpClient(files.qmpSocket());
-            String qemuStatus = qmp.execute("query-status").path("status").asText();
-            long deadline = System.nanoTime() + INCOMING_LOAD_TIMEOUT.toNanos();
-            while ("inmigrate".equals(qemuStatus) && System.nanoTime() < deadline) {
-                Pause.sleep(Duration.ofMillis(10));
-                qemuStatus = qmp.execute("query-status").path("status").asText();
-            }
+            String qemuStatus = awaitIncomingLoaded(vmId, files);
             // A source that never ran the guest hands over a QEMU that has not run it either.
             if (!"prelaunch".equals(qemuStatus)) {
                 throw new EnclaveException.Conflict("vm " + vmId + ": its cold move has not completed on host " + info.id()
                         + " (QEMU status " + qemuStatus + ")");
             }
-            IncomingMigration.finish(vmId, files, open);
-            incoming.remove(vmId);
-            try {
-                Files.deleteIfExists(files.incomingVolumesFile());
-            } catch (IOException e) {
-                throw new IllegalStateException("vm " + vmId + ": cannot remove " + files.incomingVolumesFile() + ": "
-                        + e.getMessage(), e);
-            }
+            finishIncoming(vmId, files, open);
         }
         forceStop(vmId); // QMP quit: QEMU flushes and closes the disks it received
         log.info("vm {}: cold move completed, stopped on host {} with its disk here", vmId, info.id());
@@ -773,6 +760,38 @@ public final class QemuHostAgent implements HostAgent {
                 p.status(), p.error() == null ? "" : ": " + p.error(), info.id());
     }
 
+    /**
+     * The received QEMU's status once it has loaded what the source sent: the source reports completed once it sent
+     * the last byte, and this QEMU may still be loading that state for a few ms.
+     */
+    private String awaitIncomingLoaded(String vmId, VmFiles files) {
+        QmpClient qmp = new QmpClient(files.qmpSocket());
+        try {
+            String qemuStatus = qmp.execute("query-status").path("status").asText();
+            long deadline = System.nanoTime() + INCOMING_LOAD_TIMEOUT.toNanos();
+            while ("inmigrate".equals(qemuStatus) && System.nanoTime() < deadline) {
+                Pause.sleep(Duration.ofMillis(10));
+                qemuStatus = qmp.execute("query-status").path("status").asText();
+            }
+            return qemuStatus;
+        } catch (QmpException e) {
+            throw new IllegalStateException("vm " + vmId + ": the QEMU that received its migration on host " + info.id()
+                    + " does not answer (" + e.getMessage() + "); its log: " + lastLines(files.qemuLog(), 1000).strip(), e);
+        }
+    }
+
+    /** The migration is over here: its NBD exports and relays stop, its records go, the volumes are the VM's now. */
+    private void finishIncoming(String vmId, VmFiles files, IncomingMigration open) {
+        IncomingMigration.finish(vmId, files, open);
+        incoming.remove(vmId);
+        try {
+            Files.deleteIfExists(files.incomingVolumesFile());
+        } catch (IOException e) {
+            throw new IllegalStateException("vm " + vmId + ": cannot remove " + files.incomingVolumesFile() + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
     @Override
     public void completeIncoming(String vmId) {
         synchronized (lock(vmId)) {
@@ -788,33 +807,14 @@ public final class QemuHostAgent implements HostAgent {
                         + " is gone: " + lastLines(files.qemuLog(), 400).strip());
             }
             QmpClient qmp = new QmpClient(files.qmpSocket());
-            String qemuStatus;
-            try {
-                qemuStatus = qmp.execute("query-status").path("status").asText();
-                // The source reports completed once it sent the last byte; this QEMU may still be loading that state.
-                long deadline = System.nanoTime() + INCOMING_LOAD_TIMEOUT.toNanos();
-                while ("inmigrate".equals(qemuStatus) && System.nanoTime() < deadline) {
-                    Pause.sleep(Duration.ofMillis(10));
-                    qemuStatus = qmp.execute("query-status").path("status").asText();
-                }
-            } catch (QmpException e) {
-                throw new IllegalStateException("vm " + vmId + ": the QEMU that received its migration on host " + info.id()
-                        + " does not answer (" + e.getMessage() + "); its log: " + lastLines(files.qemuLog(), 1000).strip(), e);
-            }
+            String qemuStatus = awaitIncomingLoaded(vmId, files);
             switch (qemuStatus) {
                 case "running" -> { }
                 case "paused", "prelaunch" -> qmp.execute("cont");
                 default -> throw new EnclaveException.Conflict("vm " + vmId + ": its migration has not completed on host "
                         + info.id() + " (QEMU status " + qemuStatus + ")");
             }
-            IncomingMigration.finish(vmId, files, open);
-            try {
-                Files.deleteIfExists(files.incomingVolumesFile()); // the volumes are the VM's now, not the migration's
-            } catch (IOException e) {
-                throw new IllegalStateException("vm " + vmId + ": cannot remove " + files.incomingVolumesFile() + ": "
-                        + e.getMessage(), e);
-            }
-            incoming.remove(vmId);
+            finishIncoming(vmId, files, open);
             guestReadyForBoot.remove(vmId);
             log.info("vm {}: incoming migration completed, running on host {}", vmId, info.id());
         }
